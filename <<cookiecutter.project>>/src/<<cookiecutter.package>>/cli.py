@@ -1,0 +1,66 @@
+"""Command line of the pipeline: parses arguments and dispatches; the stages live in their modules.
+
+Exit statuses follow the Make contract: validate 1 on bad data; gate 0 promote, 1 reject,
+2 error; every other failure 1 with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from << cookiecutter.package >>.config import load_params
+
+REPORTS_DIR = Path("reports")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="<< cookiecutter.project >>", description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="settings file")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("expectations", "validate"):
+        command = commands.add_parser(name)
+        command.add_argument("--data", type=Path, help="data file (default: data.path in params)")
+    commands.add_parser("train").add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    commands.add_parser("gate").add_argument("--candidate-version", help="default: the version in reports/train.json")
+    commands.add_parser("promote")
+    commands.add_parser("rollback")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    params = load_params(args.params)
+    if args.command == "expectations":
+        from << cookiecutter.package >>.expectations import build_suite
+
+        print(f"wrote {build_suite(params, args.data)}")
+        return 0
+    if args.command == "validate":
+        from << cookiecutter.package >>.validate import run_validation
+
+        return 0 if run_validation(params, args.data, REPORTS_DIR) else 1
+    if args.command == "train":
+        from << cookiecutter.package >>.train import train
+
+        train(params, resume=args.resume, reports_dir=REPORTS_DIR)
+        return 0
+    if args.command == "gate":
+        from << cookiecutter.package >>.gate import run_gate
+
+        report = run_gate(params, REPORTS_DIR, args.candidate_version)
+        print(f"gate: {report.decision}: {report.reason}")
+        return report.exit_code
+    from << cookiecutter.package >>.promote import promote, rollback
+
+    promote(params, REPORTS_DIR) if args.command == "promote" else rollback(params)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback for expected failures
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2 if args.command == "gate" else 1

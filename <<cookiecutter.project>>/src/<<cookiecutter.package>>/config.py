@@ -1,0 +1,134 @@
+"""`params.yaml` as one typed, frozen settings object.
+
+Every stage reads its settings from here, so a typo in a key or a bad value stops the
+pipeline before any work with a message that names the key and the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from << cookiecutter.package >>.metrics import METRICS
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+# environment variable -> (section, key) it overrides
+ENV_OVERRIDES = {
+    "MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri"),
+    "MLFLOW_EXPERIMENT_NAME": ("mlflow", "experiment"),
+    "GATE_METRIC": ("gate", "metric"),
+    "GATE_MIN_IMPROVEMENT": ("gate", "min_improvement"),
+    "GATE_MODE": ("gate", "mode"),
+    "GATE_REQUIRE_SIGNIFICANCE": ("gate", "require_significance"),
+}
+
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class ConfigError(ValueError):
+    """params.yaml (or an override) cannot be used; the message says what to fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Section):
+    path: Path
+    target: str = Field(min_length=1)
+    features: list[str] | None = None
+    eval_fraction: Fraction = 0.2
+    split_seed: int = 42
+
+
+class ValidationParams(_Section):
+    suite: str = Field(default="training_data", pattern=r"^[A-Za-z0-9_.-]+$")
+    numeric_margin: float = Field(default=0.1, ge=0)
+    row_count_margin: float = Field(default=0.5, ge=0)
+    max_categories: int = Field(default=50, ge=1)
+
+
+class ModelParams(_Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    hidden_sizes: list[Annotated[int, Field(ge=1)]] = [64, 32]
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+
+
+class TrainParams(_Section):
+    epochs: int = Field(default=40, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    learning_rate: float = Field(default=0.01, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    seed: int = 42
+    checkpoint_dir: Path = Path("checkpoints")
+
+
+class GateParams(_Section):
+    metric: str = "accuracy"
+    min_improvement: float = Field(default=0.02, ge=0)
+    mode: Literal["relative", "absolute"] = "relative"
+    require_significance: bool = False
+    bootstrap_samples: int = Field(default=1000, ge=100)
+    confidence: Fraction = 0.95
+    seed: int = 0
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}; choose one of {', '.join(sorted(METRICS))}")
+        return value
+
+
+class MlflowParams(_Section):
+    tracking_uri: str = "sqlite:///mlflow.db"
+    experiment: str = Field(min_length=1)
+
+
+class Params(_Section):
+    data: DataParams
+    validation: ValidationParams = ValidationParams()
+    model: ModelParams
+    train: TrainParams = TrainParams()
+    gate: GateParams = GateParams()
+    mlflow: MlflowParams
+
+
+def _apply_env_overrides(raw: dict, environ: dict[str, str]) -> dict:
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if environ.get(variable):
+            raw.setdefault(section, {})[key] = environ[variable]
+    return raw
+
+
+def _describe(error: ValidationError, source: Path) -> str:
+    lines = [f"{source} has {error.error_count()} problem(s):"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"])
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  - {where}: unknown key (typo? remove it or check the spelling)")
+        else:
+            lines.append(f"  - {where}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_params(path: Path = DEFAULT_PARAMS, environ: dict[str, str] | None = None) -> Params:
+    """Read, override from the environment, and validate the pipeline settings."""
+    environ = dict(os.environ) if environ is None else environ
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: run from the project root or pass --params") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must be a mapping of sections (data, model, train, ...)")
+    try:
+        return Params.model_validate(_apply_env_overrides(raw, environ))
+    except ValidationError as error:
+        raise ConfigError(_describe(error, Path(path))) from None

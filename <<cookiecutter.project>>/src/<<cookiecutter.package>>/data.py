@@ -1,0 +1,111 @@
+"""Loading the training table, the frozen train/eval split, and content hashes.
+
+The split is by a seeded hash of each row's content, not by position: a row stays on the
+same side when rows are appended, so the evaluation set of existing data never moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from << cookiecutter.package >>.config import DataParams
+
+SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+class DataError(ValueError):
+    """The data file cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    features: pd.DataFrame
+    labels: np.ndarray  # int class indices into `classes`
+    classes: list[str]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every way it can be unusable into a DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file {path} not found: check data.path in params.yaml or DATA=")
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise DataError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes): expected a header row and data rows")
+    try:
+        if path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path)
+        else:
+            frame = pd.read_parquet(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError, ValueError) as error:
+        raise DataError(f"{path} cannot be read as {path.suffix[1:]}: {error}") from None
+    if frame.empty:
+        raise DataError(f"{path} has a header but no data rows")
+    return frame
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a file, used to tie a validation result to exactly that data."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """Content hash of a table (column names, order and values), independent of its file."""
+    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+
+
+def feature_columns(frame: pd.DataFrame, params: DataParams) -> list[str]:
+    if params.target not in frame.columns:
+        raise DataError(f"target column {params.target!r} is not in the data (columns: {', '.join(frame.columns)})")
+    if params.features is None:
+        return [column for column in frame.columns if column != params.target]
+    missing = [column for column in params.features if column not in frame.columns]
+    if missing:
+        raise DataError(f"feature column(s) {', '.join(missing)} from params.yaml are not in the data")
+    return list(params.features)
+
+
+def eval_mask(frame: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+    """True for rows in the frozen evaluation set (seeded hash of each row's content)."""
+    hashes = pd.util.hash_pandas_object(frame, index=False, hash_key=f"{seed:016d}"[-16:])
+    return (hashes.to_numpy() / np.float64(2**64)) < fraction
+
+
+def split(frame: pd.DataFrame, params: DataParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, eval) frames; both keep every column, target included."""
+    mask = eval_mask(frame, params.eval_fraction, params.split_seed)
+    train, evaluation = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
+    if train.empty or evaluation.empty:
+        raise DataError(
+            f"split gave {len(train)} train and {len(evaluation)} eval rows: "
+            "add data or change data.eval_fraction"
+        )
+    return train, evaluation
+
+
+def to_dataset(frame: pd.DataFrame, params: DataParams, classes: list[str]) -> Dataset:
+    """Features and integer labels; a label outside `classes` is an error, never a guess."""
+    labels = frame[params.target].astype(str)
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise DataError(f"column {params.target!r} has label(s) {unknown} the model does not know ({classes})")
+    index = {label: position for position, label in enumerate(classes)}
+    return Dataset(
+        features=frame[feature_columns(frame, params)],
+        labels=labels.map(index).to_numpy(dtype=np.int64),
+        classes=classes,
+    )
+
+
+def class_names(frame: pd.DataFrame, params: DataParams) -> list[str]:
+    return sorted(frame[params.target].astype(str).unique())

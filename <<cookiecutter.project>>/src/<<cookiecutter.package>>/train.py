@@ -1,0 +1,232 @@
+"""`make train`: fit the model on validated data, track everything in MLflow, register a candidate.
+
+Seeded end to end (two CPU runs with the same params give the same metrics), one progress
+line per epoch for CI logs, a checkpoint per epoch, and `--resume` continues a killed run in
+the same MLflow run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import torch
+from torch import nn
+
+from << cookiecutter.package >>.checkpoint import checkpoint_path, discard_checkpoint, load_checkpoint, save_checkpoint
+from << cookiecutter.package >>.config import Params
+from << cookiecutter.package >>.data import Dataset, class_names, file_sha256, frame_sha256, read_table, split, to_dataset
+from << cookiecutter.package >>.metrics import score_all
+from << cookiecutter.package >>.mlflow_model import log_bundle
+from << cookiecutter.package >>.model import ModelBundle, Preprocessor, build_bundle
+from << cookiecutter.package >>.registry import connect
+from << cookiecutter.package >>.validation_record import require_validated
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or continue; the message says why and what to run."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    model_name: str
+    model_version: str
+    metrics: dict[str, float]
+    eval_data_hash: str
+    epochs_run: int
+    resumed_from_epoch: int | None
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2, sort_keys=True)
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - libraries that use the global NumPy RNG
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def git_commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False)  # noqa: S607
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def params_fingerprint(params: Params) -> str:
+    """What must not change between a run and its resume."""
+    relevant = params.model_dump(mode="json", include={"data", "model", "train"})
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def _flat_params(params: Params) -> dict[str, object]:
+    flat = {}
+    for section in ("data", "model", "train"):
+        for key, value in params.model_dump(mode="json")[section].items():
+            flat[f"{section}.{key}"] = value
+    return flat
+
+
+class _Progress:
+    """One line per epoch in logs; an updating bar on a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.interactive = sys.stdout.isatty()
+
+    def update(self, epoch: int, values: dict[str, float], seconds: float) -> None:
+        text = " ".join(f"{key}={value:.4f}" for key, value in values.items())
+        if self.interactive:
+            done = int(30 * epoch / self.total)
+            end = "\n" if epoch == self.total else ""
+            print(f"\r[{'#' * done}{'.' * (30 - done)}] epoch {epoch}/{self.total} {text}", end=end, flush=True)
+        else:
+            print(f"epoch {epoch}/{self.total} {text} ({seconds:.2f}s)", flush=True)
+
+
+def _train_epoch(
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    device: torch.device,
+) -> float:
+    network.train()
+    loss_fn = nn.CrossEntropyLoss()
+    order = torch.randperm(len(labels), generator=generator)
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        batch_inputs, batch_labels = inputs[batch].to(device), labels[batch].to(device)
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = loss_fn(network(batch_inputs).float(), batch_labels)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch)
+    return total / len(order)
+
+
+def _eval_scores(bundle: ModelBundle, evaluation: Dataset, device: torch.device) -> dict[str, float]:
+    bundle.network.to("cpu")
+    scores = score_all(evaluation.labels, bundle.predict_proba(evaluation.features))
+    bundle.network.to(device)
+    return scores
+
+
+def train(params: Params, resume: bool = False, reports_dir: Path = Path("reports")) -> TrainResult:
+    require_validated(params.data.path, reports_dir)
+    frame = read_table(params.data.path)
+    classes = class_names(frame, params.data)
+    train_frame, eval_frame = split(frame, params.data)
+    training, evaluation = to_dataset(train_frame, params.data, classes), to_dataset(eval_frame, params.data, classes)
+    eval_hash = frame_sha256(eval_frame)
+
+    ckpt_file = checkpoint_path(params.train.checkpoint_dir, params.model.name)
+    state = load_checkpoint(ckpt_file) if resume else None
+    if resume and state is None:
+        raise TrainingError(f"--resume: no checkpoint at {ckpt_file}; run `make train` without RESUME")
+    if state is not None and state["fingerprint"] != params_fingerprint(params):
+        raise TrainingError("--resume: params.yaml or the data changed since the checkpoint; run `make train` afresh")
+    if state is not None and state["eval_data_hash"] != eval_hash:
+        raise TrainingError("--resume: the evaluation set changed since the checkpoint; run `make train` afresh")
+
+    seed_everything(params.train.seed)
+    device = pick_device()
+    preprocessor = Preprocessor.from_json(state["preprocessor"]) if state else Preprocessor.fit(training.features)
+    bundle = build_bundle(preprocessor, classes, params.model.hidden_sizes, params.model.dropout)
+    bundle.network.to(device)
+    optimizer = torch.optim.AdamW(
+        bundle.network.parameters(), lr=params.train.learning_rate, weight_decay=params.train.weight_decay
+    )
+    generator = torch.Generator().manual_seed(params.train.seed)
+    first_epoch = 1
+    if state:
+        bundle.network.load_state_dict(state["network"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        first_epoch = state["epoch"] + 1
+        print(f"resuming run {state['run_id']} from epoch {first_epoch} (checkpoint after epoch {state['epoch']})")
+
+    inputs = torch.from_numpy(preprocessor.transform(training.features))
+    labels = torch.from_numpy(training.labels)
+
+    connect(params)
+    mlflow.set_experiment(params.mlflow.experiment)
+    run_kwargs = {"run_id": state["run_id"]} if state else {}
+    with mlflow.start_run(**run_kwargs) as run:
+        if state:
+            mlflow.set_tag("resumed_from_epoch", str(first_epoch))
+        else:
+            mlflow.log_params(_flat_params(params))
+            mlflow.set_tags(
+                {
+                    "git_commit": git_commit(),
+                    "data_hash": file_sha256(params.data.path),
+                    "eval_data_hash": eval_hash,
+                    "device": device.type,
+                    "train_rows": str(len(training.labels)),
+                    "eval_rows": str(len(evaluation.labels)),
+                    "classes": json.dumps(classes),
+                }
+            )
+        progress = _Progress(params.train.epochs)
+        for epoch in range(first_epoch, params.train.epochs + 1):
+            started = time.perf_counter()
+            loss = _train_epoch(
+                bundle.network, optimizer, inputs, labels, params.train.batch_size, generator, device
+            )
+            scores = _eval_scores(bundle, evaluation, device)
+            values = {"train_loss": loss, "eval_accuracy": scores["accuracy"], "eval_log_loss": scores["log_loss"]}
+            mlflow.log_metrics(values, step=epoch)
+            save_checkpoint(
+                ckpt_file,
+                {
+                    "epoch": epoch,
+                    "run_id": run.info.run_id,
+                    "fingerprint": params_fingerprint(params),
+                    "eval_data_hash": eval_hash,
+                    "preprocessor": preprocessor.to_json(),
+                    "network": bundle.network.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                },
+            )
+            progress.update(epoch, values, time.perf_counter() - started)
+
+        bundle.network.to("cpu")
+        final = _eval_scores(bundle, evaluation, torch.device("cpu"))
+        mlflow.log_metrics({f"eval_{name}": value for name, value in final.items()})
+        info = log_bundle(bundle, evaluation.features.head(5), params.model.name)
+        version = str(info.registered_model_version)
+        mlflow.MlflowClient().set_model_version_tag(params.model.name, version, "eval_data_hash", eval_hash)
+
+    discard_checkpoint(ckpt_file)
+    result = TrainResult(
+        run_id=run.info.run_id,
+        model_name=params.model.name,
+        model_version=version,
+        metrics=final,
+        eval_data_hash=eval_hash,
+        epochs_run=params.train.epochs - first_epoch + 1,
+        resumed_from_epoch=first_epoch if state else None,
+    )
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "train.json").write_text(result.to_json() + "\n")
+    metric = params.gate.metric
+    print(f"registered {params.model.name} version {version} (run {run.info.run_id}); eval {metric}={final[metric]:.4f}")
+    return result

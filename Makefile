@@ -1,0 +1,50 @@
+# The template repository's tasks. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+# Leave empty to take torch from the default index; on a CPU-only machine elsewhere use
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
+TORCH_INDEX_URL ?=
+DEMO_DIR ?= build/demo
+PYTEST_ARGS ?=
+
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv demo test test-fast lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv with everything the demo and the tests need
+
+demo: $(STAMP) ## render a project with the defaults and run its pipeline: validate, test, train, gate, promote
+	rm -rf $(DEMO_DIR)
+	$(VENV)/bin/cookiecutter --no-input . --output-dir $(DEMO_DIR)
+	cd $(DEMO_DIR)/penguin-classifier && \
+	  $(MAKE) install validate test train gate promote PYTHON=$(abspath $(PYTHON))
+	@echo "Demo project: $(DEMO_DIR)/penguin-classifier (reports/ has the validation, train and gate reports)"
+
+test: $(STAMP) ## run the template's whole test suite (renders, lints, pipelines, workflows)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## the suite without tests marked slow
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, actionlint and zizmor on the template repository itself
+	$(VENV)/bin/ruff check hooks tests
+	$(VENV)/bin/ruff format --check hooks tests
+	$(VENV)/bin/actionlint .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --no-progress .github
+
+clean: ## remove the virtual environment and build outputs
+	rm -rf $(VENV) build .pytest_cache

@@ -100,8 +100,11 @@ def to_dataset(frame: pd.DataFrame, params: DataParams, classes: list[str]) -> D
     if unknown:
         raise DataError(f"column {params.target!r} has label(s) {unknown} the model does not know ({classes})")
     index = {label: position for position, label in enumerate(classes)}
+    features = frame[feature_columns(frame, params)]
+    # integers as float64: the model signature must accept a missing value at serving time
+    features = features.astype({column: "float64" for column in features.select_dtypes("integer").columns})
     return Dataset(
-        features=frame[feature_columns(frame, params)],
+        features=features,
         labels=labels.map(index).to_numpy(dtype=np.int64),
         classes=classes,
     )

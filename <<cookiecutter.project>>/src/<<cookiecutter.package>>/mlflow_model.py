@@ -55,7 +55,7 @@ def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, registered_name
         bundle.save(Path(scratch) / "bundle")
         return mlflow.pyfunc.log_model(
             name="model",
-            python_model=TabularPyfunc(),
+            python_model=str(PACKAGE_DIR / "pyfunc_entry.py"),
             artifacts={"bundle": str(Path(scratch) / "bundle")},
             code_paths=[str(PACKAGE_DIR)],
             signature=signature,

@@ -26,6 +26,7 @@ def connect(params: Params) -> MlflowClient:
     """Point MLflow at the configured server and fail fast (seconds, not minutes) when it is down."""
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(params.mlflow.tracking_uri)
     mlflow.set_registry_uri(params.mlflow.tracking_uri)
     return MlflowClient(tracking_uri=params.mlflow.tracking_uri, registry_uri=params.mlflow.tracking_uri)

@@ -21,6 +21,7 @@ DEFAULT_PARAMS = Path("params.yaml")
 ENV_OVERRIDES = {
     "MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri"),
     "MLFLOW_EXPERIMENT_NAME": ("mlflow", "experiment"),
+    "MODEL_NAME": ("model", "name"),
     "GATE_METRIC": ("gate", "metric"),
     "GATE_MIN_IMPROVEMENT": ("gate", "min_improvement"),
     "GATE_MODE": ("gate", "mode"),

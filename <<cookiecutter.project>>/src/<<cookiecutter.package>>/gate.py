@@ -62,7 +62,7 @@ def _candidate_version(params: Params, reports_dir: Path) -> str:
         raise GateError(f"{train_report} missing: run `make train` first (or pass --candidate-version)")
     report = json.loads(train_report.read_text())
     if report.get("model_name") != params.model.name:
-        raise GateError(f"{train_report} is for model {report.get('model_name')!r}, params.yaml says {params.model.name!r}")
+        raise GateError(f"{train_report} is for model {report.get('model_name')!r}, not {params.model.name!r}")
     return str(report["model_version"])
 
 
@@ -91,8 +91,8 @@ def evaluate_gate(params: Params, reports_dir: Path, candidate_version: str | No
     trained_on = (candidate.tags or {}).get("eval_data_hash")
     if trained_on != eval_hash:
         raise GateError(
-            f"eval set hash mismatch: version {candidate_version} recorded {trained_on}, the data now gives {eval_hash}; "
-            "retrain on the current data"
+            f"eval set hash mismatch: version {candidate_version} recorded {trained_on}, "
+            f"the data now gives {eval_hash}; retrain on the current data"
         )
     champion = alias_version(client, name, CHAMPION)
     report = GateReport(
@@ -125,7 +125,7 @@ def evaluate_gate(params: Params, reports_dir: Path, candidate_version: str | No
     report.candidate_value = metric.compute(evaluation.labels, candidate_proba)
     report.baseline_value = metric.compute(evaluation.labels, baseline_proba)
     if not all(np.isfinite([report.candidate_value, report.baseline_value])):
-        raise GateError(f"metric {metric.name} is not finite (candidate {report.candidate_value}, baseline {report.baseline_value})")
+        raise GateError(f"{metric.name} is not finite: {report.candidate_value} vs {report.baseline_value}")
     report.required_value = required_value(
         report.baseline_value, settings.min_improvement, settings.mode, metric.greater_is_better
     )
@@ -139,14 +139,13 @@ def evaluate_gate(params: Params, reports_dir: Path, candidate_version: str | No
         report.candidate_value, report.baseline_value, settings.min_improvement, settings.mode, metric.greater_is_better
     )
     significant = interval.low > 0
-    comparison = ">=" if metric.greater_is_better else "<="
-    if not beats:
-        report.reason = f"{metric.name} {report.candidate_value:.4f} misses the required {comparison} {report.required_value:.4f}"
-    elif settings.require_significance and not significant:
+    required = f"the required {'>=' if metric.greater_is_better else '<='} {report.required_value:.4f}"
+    verdict = "meets" if beats else "misses"
+    report.reason = f"{metric.name} {report.candidate_value:.4f} {verdict} {required}"
+    if beats and settings.require_significance and not significant:
         report.reason = f"improvement CI [{interval.low:.4f}, {interval.high:.4f}] includes 0 (require_significance)"
-    else:
+    elif beats:
         report.decision = "promote"
-        report.reason = f"{metric.name} {report.candidate_value:.4f} meets the required {comparison} {report.required_value:.4f}"
     _record(client, report)
     return report
 
@@ -176,9 +175,8 @@ def _fmt(value: float | None) -> str:
 
 def render_markdown(report: GateReport) -> str:
     icon = {"promote": "✅", "reject": "❌", "error": "⛔"}[report.decision]
-    baseline = (
-        f"champion v{report.baseline_version}" if report.baseline_kind == "champion" else (report.baseline_kind or "n/a")
-    )
+    champion = report.baseline_kind == "champion"
+    baseline = f"champion v{report.baseline_version}" if champion else (report.baseline_kind or "n/a")
     direction = "higher is better" if report.greater_is_better else "lower is better"
     margin = (
         f"{report.mode} {report.min_improvement:g}" if report.min_improvement is not None else "n/a"

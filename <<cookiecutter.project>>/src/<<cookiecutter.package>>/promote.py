@@ -70,5 +70,5 @@ def rollback(params: Params) -> str:
     client.set_registered_model_alias(name, CHAMPION, previous)
     if current:
         client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
-    print(f"{name}: champion rolled back to version {previous}" + (f" (previous-champion: {current})" if current else ""))
+    print(f"{name}: champion rolled back to version {previous} (previous-champion: {current or 'none'})")
     return previous

@@ -228,5 +228,5 @@ def train(params: Params, resume: bool = False, reports_dir: Path = Path("report
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / "train.json").write_text(result.to_json() + "\n")
     metric = params.gate.metric
-    print(f"registered {params.model.name} version {version} (run {run.info.run_id}); eval {metric}={final[metric]:.4f}")
+    print(f"registered {params.model.name} v{version} (run {run.info.run_id}); eval {metric}={final[metric]:.4f}")
     return result

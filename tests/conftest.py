@@ -43,7 +43,9 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bo
     """Run a command, and on an unexpected exit show its whole output in the failure."""
     result = subprocess.run(args, cwd=cwd, env=env or tool_env(), capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}")
+        pytest.fail(
+            f"{' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        )
     return result
 
 

@@ -1,0 +1,114 @@
+"""Bad answers are refused with a message naming the variable, and nothing is left behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import BIN_DIR, COOKIECUTTER_JSON, TEMPLATE_DIR, run, tool_env
+from hook_modules import post_gen, pre_gen
+
+DEFAULT_ANSWERS = {
+    "project_name": "Penguin Classifier",
+    "project": "penguin-classifier",
+    "package": "penguin_classifier",
+    **{
+        key: (value[0] if isinstance(value, list) else value)
+        for key, value in COOKIECUTTER_JSON.items()
+        if not key.startswith("_") and key not in {"project_name", "project", "package", "image_name"}
+    },
+    "image_name": "ml-platform/penguin-classifier",
+}
+
+# (answers given on the command line, variable the error must name, text it must contain)
+BAD_ANSWERS = [
+    ({"project_name": "Bad Name!!"}, "project_name", "'Bad Name!!'"),
+    ({"project_name": "9lives"}, "project_name", "start with a letter"),
+    ({"project": "Has Spaces"}, "project", "lowercase slug"),
+    ({"package": "class"}, "package", "Python keyword"),
+    ({"package": "json"}, "package", "standard-library"),
+    ({"package": "torch"}, "package", "dependency"),
+    ({"package": "1st_model"}, "package", "identifier"),
+    ({"workflows_repo": "no-slash"}, "workflows_repo", "OWNER/REPO"),
+    ({"workflows_ref": "bad ref"}, "workflows_ref", "tag, branch or full 40-character commit SHA"),
+    ({"workflows_ref": "v1..2"}, "workflows_ref", "commit SHA"),
+    ({"gpu_runner_labels": "not json"}, "gpu_runner_labels", "not valid JSON"),
+    ({"gpu_runner_labels": "[]"}, "gpu_runner_labels", "non-empty JSON list"),
+    ({"gpu_runner_labels": '["gpu", 3]'}, "gpu_runner_labels", "label strings"),
+    ({"gpu_runner_labels": '["gpu", "gpu"]'}, "gpu_runner_labels", "twice"),
+    ({"min_improvement": "0"}, "min_improvement", "strictly between 0 and 1"),
+    ({"min_improvement": "1.5"}, "min_improvement", "strictly between 0 and 1"),
+    ({"min_improvement": "two percent"}, "min_improvement", "not a number"),
+    ({"registry": "https://ghcr.io"}, "registry", "host name"),
+    ({"image_name": "My-Org/Model"}, "image_name", "lowercase image path"),
+    ({"author_email": "nobody"}, "author_email", "e-mail"),
+    ({"python_version": "3.9"}, "python_version", "choices are"),
+    ({"primary_metric": "auc"}, "primary_metric", "choices are"),
+]
+
+
+@pytest.mark.parametrize(
+    ("answers", "variable", "expected"),
+    BAD_ANSWERS,
+    ids=[f"{row[1]}={next(iter(row[0].values()))}" for row in BAD_ANSWERS],
+)
+def test_bad_answer_is_refused_and_nothing_is_rendered(tmp_path: Path, answers, variable, expected):
+    output = tmp_path / "out"
+    output.mkdir()
+    args = [str(BIN_DIR / "cookiecutter"), "--no-input", str(TEMPLATE_DIR), "--output-dir", str(output)]
+    result = run(args + [f"{key}={value}" for key, value in answers.items()], cwd=tmp_path, env=tool_env(), check=False)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert variable in message
+    assert expected in message
+    assert list(output.iterdir()) == []
+
+
+def test_all_problems_are_reported_at_once():
+    answers = {**DEFAULT_ANSWERS, "package": "class", "min_improvement": "7", "workflows_repo": "x"}
+    problems = pre_gen.check_answers(answers)
+    assert [problem.split("=")[0] for problem in problems] == ["package", "workflows_repo", "min_improvement"]
+    assert all("for example" in problem for problem in problems)
+
+
+def test_default_answers_pass():
+    assert pre_gen.check_answers(DEFAULT_ANSWERS) == []
+
+
+def test_every_answer_has_a_rule():
+    variables = {key for key in COOKIECUTTER_JSON if not key.startswith("_")}
+    assert variables == set(pre_gen.RULES)
+
+
+def test_choice_rules_match_cookiecutter_json():
+    for name, allowed in pre_gen.CHOICES.items():
+        assert list(allowed) == COOKIECUTTER_JSON[name]
+
+
+@pytest.mark.parametrize("sha", ["0123456789abcdef0123456789abcdef01234567"])
+def test_full_commit_sha_is_a_valid_ref(sha):
+    assert pre_gen.check_answers({**DEFAULT_ANSWERS, "workflows_ref": sha}) == []
+
+
+def test_removal_table_removes_only_unchosen_paths():
+    table = post_gen.PATHS_BY_CHOICE["data_versioning"]
+    assert post_gen.paths_to_remove({"data_versioning": "dvc"}) == sorted(table["none"])
+    assert post_gen.paths_to_remove({"data_versioning": "none"}) == sorted(table["dvc"])
+
+
+def test_every_removable_path_exists_in_the_template():
+    project_dir = TEMPLATE_DIR / "<<cookiecutter.project>>"
+    for paths_by_value in post_gen.PATHS_BY_CHOICE.values():
+        for paths in paths_by_value.values():
+            assert all((project_dir / path).exists() for path in paths), paths
+
+
+def test_answers_record_is_cruft_compatible():
+    record = post_gen.answers_record({**DEFAULT_ANSWERS, "_template": "gh:org/tpl", "_secret": "x"}, "abc123")
+    assert record["template"] == "gh:org/tpl"
+    assert record["commit"] == "abc123"
+    context = record["context"]["cookiecutter"]
+    assert context["_commit"] == "abc123"
+    assert "_secret" not in context
+    assert json.loads(json.dumps(record)) == record

@@ -1,0 +1,129 @@
+"""Every option renders into a clean, parseable, lint-free project whose own tests pass."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import COOKIECUTTER_JSON, DEFAULT_PROJECT, PYTHON, TEMPLATE_DIR, make, render, run
+from hook_modules import post_gen
+
+CHOICES = {name: values for name, values in COOKIECUTTER_JSON.items() if isinstance(values, list) and name[0] != "_"}
+LEFTOVER_DELIMITERS = ("<<", "<%", "<#")
+PROJECT_TEMPLATE = TEMPLATE_DIR / "<<cookiecutter.project>>"
+GENERATED_NOISE = {
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "reports",
+    "mlflow.db",
+    "checkpoints",
+    "gx/uncommitted",
+}
+
+
+def option_matrix() -> list[dict[str, str]]:
+    """Rotate every choice variable through all its values: max(len(values)) renders cover each value."""
+    width = max(len(values) for values in CHOICES.values())
+    return [{name: values[index % len(values)] for name, values in CHOICES.items()} for index in range(width)]
+
+
+MATRIX = option_matrix()
+
+
+def matrix_id(answers: dict[str, str]) -> str:
+    return "-".join(answers.values())
+
+
+def test_matrix_covers_every_value_of_every_choice():
+    for name, values in CHOICES.items():
+        assert {answers[name] for answers in MATRIX} == set(values), name
+
+
+@pytest.fixture(scope="module", params=MATRIX, ids=matrix_id)
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    return request.param, render(tmp_path_factory.mktemp("matrix"), **request.param)
+
+
+def _project_files(project: Path) -> set[str]:
+    files = set()
+    for path in project.rglob("*"):
+        relative = path.relative_to(project).as_posix()
+        if path.is_file() and not any(part in GENERATED_NOISE for part in relative.split("/")):
+            files.add(relative)
+    return files
+
+
+def expected_files(answers: dict[str, str], package: str = "penguin_classifier") -> set[str]:
+    """The template's files, renamed as cookiecutter renames them, minus the unchosen options' paths."""
+    removed = post_gen.paths_to_remove(answers)
+    files = set()
+    for relative in _project_files(PROJECT_TEMPLATE):
+        if not any(relative == path or relative.startswith(f"{path}/") for path in removed):
+            files.add(relative.replace("<<cookiecutter.package>>", package))
+    return files | {post_gen.ANSWERS_FILE}
+
+
+def test_exactly_the_expected_files(rendered):
+    answers, project = rendered
+    assert _project_files(project) == expected_files(answers)
+    for path in post_gen.paths_to_remove(answers):
+        assert not (project / path).exists()
+
+
+def test_no_template_syntax_survives(rendered):
+    _, project = rendered
+    for relative in _project_files(project):
+        text = (project / relative).read_bytes().decode("utf-8", errors="ignore")
+        for delimiter in LEFTOVER_DELIMITERS:
+            assert delimiter not in text, f"{relative} still contains {delimiter!r}"
+
+
+def test_structured_files_parse(rendered):
+    _, project = rendered
+    parsers = {".yaml": yaml.safe_load, ".yml": yaml.safe_load, ".json": json.loads, ".toml": tomllib.loads}
+    parsed = 0
+    for relative in _project_files(project):
+        parser = parsers.get(Path(relative).suffix)
+        if parser:
+            parser((project / relative).read_text())
+            parsed += 1
+    assert parsed >= 5
+
+
+def test_rendered_values_keep_their_types(rendered):
+    answers, project = rendered
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["gate"]["min_improvement"] == float(COOKIECUTTER_JSON["min_improvement"])
+    assert params["gate"]["metric"] == answers["primary_metric"]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={answers['python_version']}"
+    assert pyproject["project"]["license"] == answers["license"]
+
+
+def test_python_is_ruff_clean(rendered):
+    _, project = rendered
+    run([PYTHON, "-m", "ruff", "check", "."], cwd=project)
+    run([PYTHON, "-m", "ruff", "format", "--check", "."], cwd=project)
+
+
+def test_pre_commit_config_is_valid(rendered):
+    _, project = rendered
+    run([PYTHON, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml"], cwd=project)
+
+
+@pytest.mark.slow
+def test_generated_project_tests_pass(rendered):
+    _, project = rendered
+    result = make(project, "test")
+    assert " passed" in result.stdout
+
+
+def test_default_render_creates_exactly_one_project(tmp_path: Path):
+    run([str(Path(PYTHON).parent / "cookiecutter"), "--no-input", str(TEMPLATE_DIR), "-o", str(tmp_path)], cwd=tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == [DEFAULT_PROJECT]
+    record = json.loads((tmp_path / DEFAULT_PROJECT / post_gen.ANSWERS_FILE).read_text())
+    assert record["context"]["cookiecutter"]["project"] == DEFAULT_PROJECT

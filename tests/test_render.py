@@ -127,3 +127,23 @@ def test_default_render_creates_exactly_one_project(tmp_path: Path):
     assert [path.name for path in tmp_path.iterdir()] == [DEFAULT_PROJECT]
     record = json.loads((tmp_path / DEFAULT_PROJECT / post_gen.ANSWERS_FILE).read_text())
     assert record["context"]["cookiecutter"]["project"] == DEFAULT_PROJECT
+
+
+def test_test_environment_satisfies_the_generated_requirements(default_project: Path):
+    """The suite runs rendered projects in its own venv: that is only honest if the venv meets their pins."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((default_project / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    unmet = []
+    for line in project["dependencies"] + extras["validate"] + extras["train"] + extras["dev"]:
+        requirement = Requirement(line)
+        try:
+            installed = version(requirement.name)
+        except PackageNotFoundError:
+            installed = None
+        if installed is None or not requirement.specifier.contains(installed.split("+")[0], prereleases=True):
+            unmet.append(f"{line} (installed: {installed})")
+    assert unmet == []

@@ -7,9 +7,8 @@ import pytest
 from << cookiecutter.package >>.gate import run_gate
 from << cookiecutter.package >>.promote import PromotionRefused, promote
 from << cookiecutter.package >>.registry import CHAMPION, alias_version, connect
-from << cookiecutter.package >>.train import train
+from << cookiecutter.package >>.train import TrainingError, train
 from << cookiecutter.package >>.validate import run_validation
-from << cookiecutter.package >>.validation_record import NotValidatedError
 
 
 @pytest.fixture
@@ -25,7 +24,7 @@ def quick(params, tmp_path):
 
 def test_first_model_beats_naive_then_identical_retrain_is_rejected(quick, tmp_path):
     reports = tmp_path / "reports"
-    with pytest.raises(NotValidatedError, match="make validate"):
+    with pytest.raises(TrainingError, match="make validate"):
         train(quick, reports_dir=reports)
     assert run_validation(quick, reports_dir=reports)
 

@@ -87,8 +87,7 @@ def split(frame: pd.DataFrame, params: DataParams) -> tuple[pd.DataFrame, pd.Dat
     train, evaluation = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
     if train.empty or evaluation.empty:
         raise DataError(
-            f"split gave {len(train)} train and {len(evaluation)} eval rows: "
-            "add data or change data.eval_fraction"
+            f"split gave {len(train)} train and {len(evaluation)} eval rows: add data or change data.eval_fraction"
         )
     return train, evaluation
 

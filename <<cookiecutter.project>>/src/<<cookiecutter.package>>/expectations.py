@@ -19,8 +19,9 @@ from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import read_table
 
 GX_DIR = Path("gx")
-# GX 1.x matches neither pandas 3's default `str` dtype nor "string" by name, so text columns
-# are handed to GX as pandas' nullable string dtype, whose GX type name is its class name.
+# GX 1.x matches numpy dtypes by name ("int64") but pandas extension dtypes only by class name
+# ("Int64Dtype"), and none of pandas 3's `str`, "string" or "category": text and categorical
+# columns are handed to GX as pandas' nullable string dtype.
 TEXT_TYPE = "StringDtype"
 # Stable ids: GX needs ids on a stored suite, and random ones would make every rebuild a diff.
 _ID_NAMESPACE = uuid.UUID("6f1c7b52-3f0e-4c55-9d8e-2a7b1c9e4d10")
@@ -32,8 +33,8 @@ def suite_path(suite: str) -> Path:
 
 
 def is_text(series: pd.Series) -> bool:
-    """Text columns: pandas 3 reads them as `str`, pandas 2 (and mixed columns) as `object`."""
-    return series.dtype == object or isinstance(series.dtype, pd.StringDtype)
+    """Text-like columns: pandas 3 reads text as `str`, pandas 2 as `object`; categoricals count too."""
+    return series.dtype == object or isinstance(series.dtype, pd.StringDtype | pd.CategoricalDtype)
 
 
 def to_gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -43,7 +44,11 @@ def to_gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def type_name(series: pd.Series) -> str:
-    return TEXT_TYPE if is_text(series) else series.dtype.name
+    """The name GX matches against the column's dtype once `to_gx_frame` has converted it."""
+    if is_text(series):
+        return TEXT_TYPE
+    dtype = series.dtype
+    return type(dtype).__name__ if isinstance(dtype, pd.api.extensions.ExtensionDtype) else dtype.name
 
 
 def _expectation(suite: str, kind: str, critical: bool = True, **kwargs: object) -> dict:
@@ -83,7 +88,8 @@ def _column_expectations(suite: str, name: str, series: pd.Series, params: Param
         low, high = _widened(
             float(values.min()), float(values.max()), params.validation.numeric_margin, series.dtype.kind in "iu"
         )
-        found.append(_expectation(suite, "expect_column_values_to_be_between", column=name, min_value=low, max_value=high))
+        kind = "expect_column_values_to_be_between"
+        found.append(_expectation(suite, kind, column=name, min_value=low, max_value=high))
     return found
 
 

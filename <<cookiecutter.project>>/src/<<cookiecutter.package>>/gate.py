@@ -178,9 +178,7 @@ def render_markdown(report: GateReport) -> str:
     champion = report.baseline_kind == "champion"
     baseline = f"champion v{report.baseline_version}" if champion else (report.baseline_kind or "n/a")
     direction = "higher is better" if report.greater_is_better else "lower is better"
-    margin = (
-        f"{report.mode} {report.min_improvement:g}" if report.min_improvement is not None else "n/a"
-    )
+    margin = f"{report.mode} {report.min_improvement:g}" if report.min_improvement is not None else "n/a"
     rows = [
         ("Decision", f"{icon} **{report.decision}**: {report.reason}"),
         ("Metric", f"`{report.metric}` ({direction})"),

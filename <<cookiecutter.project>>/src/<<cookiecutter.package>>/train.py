@@ -27,7 +27,7 @@ from << cookiecutter.package >>.metrics import score_all
 from << cookiecutter.package >>.mlflow_model import log_bundle
 from << cookiecutter.package >>.model import ModelBundle, Preprocessor, build_bundle
 from << cookiecutter.package >>.registry import connect
-from << cookiecutter.package >>.validation_record import require_validated
+from << cookiecutter.package >>.validate import validation_passed_for
 
 
 class TrainingError(RuntimeError):
@@ -127,7 +127,9 @@ def _eval_scores(bundle: ModelBundle, evaluation: Dataset, device: torch.device)
 
 
 def train(params: Params, resume: bool = False, reports_dir: Path = Path("reports")) -> TrainResult:
-    require_validated(params.data.path, reports_dir)
+    validated, reason = validation_passed_for(params.data.path, reports_dir)
+    if not validated:
+        raise TrainingError(reason)
     frame = read_table(params.data.path)
     classes = class_names(frame, params.data)
     train_frame, eval_frame = split(frame, params.data)
@@ -186,9 +188,7 @@ def train(params: Params, resume: bool = False, reports_dir: Path = Path("report
         progress = _Progress(params.train.epochs)
         for epoch in range(first_epoch, params.train.epochs + 1):
             started = time.perf_counter()
-            loss = _train_epoch(
-                bundle.network, optimizer, inputs, labels, params.train.batch_size, generator, device
-            )
+            loss = _train_epoch(bundle.network, optimizer, inputs, labels, params.train.batch_size, generator, device)
             scores = _eval_scores(bundle, evaluation, device)
             values = {"train_loss": loss, "eval_accuracy": scores["accuracy"], "eval_log_loss": scores["log_loss"]}
             mlflow.log_metrics(values, step=epoch)

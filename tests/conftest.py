@@ -32,9 +32,11 @@ def render(output_dir: Path, **answers: str) -> Path:
 
 
 def tool_env(**extra: str) -> dict[str, str]:
-    """The environment for subprocesses: this venv's tools first on PATH, no inherited MLflow URI."""
+    """The environment for subprocesses: this venv's tools first on PATH, no inherited MLflow URI,
+    and a rendered project's own `src` first on the import path (as its Makefile does)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_", "GATE_"))}
     env["PATH"] = f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = "src"
     env.update(extra)
     return env
 

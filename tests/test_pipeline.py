@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def pipeline_env(mlflow_db: str, request: pytest.FixtureRequest) -> dict[str, str]:
-    """Shared tracking DB, a model name of this test's own, and the project's own src first."""
-    return tool_env(MLFLOW_TRACKING_URI=mlflow_db, MODEL_NAME=request.node.name[:60], PYTHONPATH="src")
+    """Shared tracking DB and a model name of this test's own."""
+    return tool_env(MLFLOW_TRACKING_URI=mlflow_db, MODEL_NAME=request.node.name[:60])
 
 
 def _aliases(env: dict[str, str]) -> dict[str, str]:

@@ -7,6 +7,7 @@ Exit statuses follow the Make contract: validate 1 on bad data; gate 0 promote, 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -26,6 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("gate").add_argument("--candidate-version", help="default: the version in reports/train.json")
     commands.add_parser("promote")
     commands.add_parser("rollback")
+    export = commands.add_parser("export", help="the champion (or --version) as the server's files in build/model")
+    export.add_argument("--version", help="registered version (default: the champion)")
+    image = commands.add_parser("image", help="build the serving image around build/model")
+    image.add_argument("--name", required=True, help="image name; the tag is model-<version>")
+    image.add_argument("--engine", help="docker or buildah (default: docker if its engine answers, else buildah)")
+    image.add_argument("--base-image", help="PYTHON_IMAGE build arg (default: the Dockerfile's)")
+    image.add_argument("--revision", default="unknown", help="git commit of the sources (OCI label)")
+    image.add_argument("--source-url", default="", help="repository URL (OCI label)")
+    image.add_argument("--build-flags", type=shlex.split, default=[], help="extra flags for the engine's build")
     return parser
 
 
@@ -51,6 +61,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         report = run_gate(params, REPORTS_DIR, args.candidate_version)
         print(f"gate: {report.decision}: {report.reason}")
         return report.exit_code
+    if args.command == "export":
+        from << cookiecutter.package >>.export import export_model
+
+        export_model(params, args.version)
+        return 0
+    if args.command == "image":
+        from << cookiecutter.package >>.image import build_image, detect_engine
+
+        engine = detect_engine(args.engine)
+        build_image(Path(), args.name, engine, args.base_image, args.revision, args.source_url, args.build_flags)
+        return 0
     from << cookiecutter.package >>.promote import promote, rollback
 
     promote(params, REPORTS_DIR) if args.command == "promote" else rollback(params)

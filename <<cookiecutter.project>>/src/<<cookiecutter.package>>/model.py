@@ -1,14 +1,11 @@
-"""The tabular model: a JSON-serialisable preprocessor in front of a small torch MLP.
-
-Preprocessing (standardise numerics, one-hot categoricals) is fitted on the training split
-only and travels with the weights, so the gate, the server and the image all apply exactly
-what training applied.
+"""The tabular model: the JSON-serialisable preprocessor (`preprocessing.py`) in front of a
+small torch MLP, saved and loaded together so that every consumer predicts the same way.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,50 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-
-@dataclass
-class Preprocessor:
-    numeric: dict[str, tuple[float, float]] = field(default_factory=dict)  # column -> (mean, std)
-    categorical: dict[str, list[str]] = field(default_factory=dict)  # column -> categories
-    columns: list[str] = field(default_factory=list)  # input order
-
-    @classmethod
-    def fit(cls, features: pd.DataFrame) -> Preprocessor:
-        numeric, categorical = {}, {}
-        for column in features.columns:
-            values = features[column]
-            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-                std = float(values.std(ddof=0))
-                numeric[column] = (float(values.mean()), std if std > 0 else 1.0)
-            else:
-                categorical[column] = sorted(values.dropna().astype(str).unique())
-        return cls(numeric=numeric, categorical=categorical, columns=list(features.columns))
-
-    @property
-    def width(self) -> int:
-        return len(self.numeric) + sum(len(categories) for categories in self.categorical.values())
-
-    def transform(self, features: pd.DataFrame) -> np.ndarray:
-        """Float matrix for the network; unknown categories encode as all zeros, NaN as the mean."""
-        blocks = []
-        for column in self.columns:
-            if column in self.numeric:
-                mean, std = self.numeric[column]
-                values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=np.float64)
-                blocks.append(np.nan_to_num((values - mean) / std)[:, None])
-            else:
-                values = features[column].astype(str).to_numpy()
-                blocks.append(values[:, None] == np.asarray(self.categorical[column])[None, :])
-        return np.hstack(blocks).astype(np.float32)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Preprocessor:
-        raw = json.loads(text)
-        numeric = {column: (stats[0], stats[1]) for column, stats in raw["numeric"].items()}
-        return cls(numeric=numeric, categorical=raw["categorical"], columns=raw["columns"])
+from << cookiecutter.package >>.preprocessing import Preprocessor
 
 
 class TabularMLP(nn.Module):
@@ -89,10 +43,15 @@ class ModelBundle:
     architecture: dict
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, on whatever device the network is (training evaluates on the GPU)."""
+        was_training = self.network.training
         self.network.eval()
+        device = next(self.network.parameters()).device
         with torch.no_grad():
-            inputs = torch.from_numpy(self.preprocessor.transform(features))
-            return torch.softmax(self.network(inputs).float(), dim=1).numpy()
+            inputs = torch.from_numpy(self.preprocessor.transform(features)).to(device)
+            proba = torch.softmax(self.network(inputs).float(), dim=1).cpu().numpy()
+        self.network.train(was_training)
+        return proba
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

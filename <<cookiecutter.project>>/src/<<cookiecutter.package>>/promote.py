@@ -1,7 +1,8 @@
 """`make promote` and `make rollback`: move the `champion` alias, only as the gate decided.
 
-Promotion is compare-and-set: it re-reads the champion and refuses when it is no longer the
-baseline the gate scored, so a concurrent promotion can never be silently overwritten.
+Promotion is compare-and-set under a registry lock: it re-reads the champion and refuses
+when it is no longer the baseline the gate scored, so of two concurrent promotions exactly
+one wins and the other is refused, never silently overwritten.
 The replaced champion keeps the `previous-champion` alias for a one-command rollback.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.gate import GATE_JSON
-from << cookiecutter.package >>.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version, connect
+from << cookiecutter.package >>.registry import CHAMPION, PREVIOUS_CHAMPION, alias_lock, alias_version, connect
 
 
 class PromotionRefused(RuntimeError):
@@ -43,15 +44,16 @@ def promote(params: Params, reports_dir: Path = Path("reports")) -> str:
             f"the registry has no passing gate for version {candidate} matching {reports_dir / GATE_JSON}; "
             "run `make gate` again"
         )
-    current = alias_version(client, name, CHAMPION)
-    if current != scored_baseline:
-        raise PromotionRefused(
-            f"the champion changed since the gate scored it (gate compared with {scored_baseline or 'no champion'}, "
-            f"now {current}); run `make gate` again"
-        )
-    if current:
-        client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
-    client.set_registered_model_alias(name, CHAMPION, candidate)
+    with alias_lock(client, name):
+        current = alias_version(client, name, CHAMPION)
+        if current != scored_baseline:
+            raise PromotionRefused(
+                f"the champion changed since the gate scored it (it compared with {scored_baseline or 'no champion'}, "
+                f"now {current}); run `make gate` again"
+            )
+        if current:
+            client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
+        client.set_registered_model_alias(name, CHAMPION, candidate)
     client.set_model_version_tag(name, candidate, "promoted_at", datetime.now(UTC).isoformat(timespec="seconds"))
     reports_dir.mkdir(parents=True, exist_ok=True)
     record = {"model_name": name, "champion": candidate, "previous_champion": current}
@@ -64,11 +66,12 @@ def rollback(params: Params) -> str:
     """Swap champion and previous-champion (running it twice undoes it); return the new champion."""
     name = params.model.name
     client = connect(params)
-    previous, current = alias_version(client, name, PREVIOUS_CHAMPION), alias_version(client, name, CHAMPION)
-    if previous is None:
-        raise PromotionRefused(f"{name} has no {PREVIOUS_CHAMPION!r} alias: nothing to roll back to")
-    client.set_registered_model_alias(name, CHAMPION, previous)
-    if current:
-        client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
+    with alias_lock(client, name):
+        previous, current = alias_version(client, name, PREVIOUS_CHAMPION), alias_version(client, name, CHAMPION)
+        if previous is None:
+            raise PromotionRefused(f"{name} has no {PREVIOUS_CHAMPION!r} alias: nothing to roll back to")
+        client.set_registered_model_alias(name, CHAMPION, previous)
+        if current:
+            client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
     print(f"{name}: champion rolled back to version {previous} (previous-champion: {current or 'none'})")
     return previous

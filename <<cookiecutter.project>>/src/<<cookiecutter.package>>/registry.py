@@ -7,6 +7,11 @@ unreachable server is not, and must reach the caller as an error so the gate fai
 from __future__ import annotations
 
 import os
+import random
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import mlflow
 from mlflow import MlflowClient
@@ -46,3 +51,56 @@ def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | No
         if _is_absent(error):
             return None
         raise RegistryError(f"cannot read alias {alias!r} of model {model_name!r}: {error}") from error
+
+
+LOCK_SUFFIX = ".promotion-lock"
+
+
+class LockTimeout(RegistryError):
+    """Another promotion of the same model held the lock for too long."""
+
+
+def _lock_age_seconds(client: MlflowClient, lock_name: str) -> float | None:
+    try:
+        created = client.get_registered_model(lock_name).creation_timestamp
+    except MlflowException as error:
+        if _is_absent(error):
+            return None
+        raise
+    return time.time() - created / 1000
+
+
+@contextmanager
+def alias_lock(
+    client: MlflowClient, model_name: str, timeout: float = 120.0, stale_after: float = 600.0
+) -> Iterator[None]:
+    """Mutual exclusion for alias moves of one model, through the registry itself.
+
+    MLflow has no compare-and-set on aliases, but registering a model name is atomic: the
+    store's unique constraint lets exactly one of any number of concurrent creators win, on
+    SQLite, PostgreSQL or a tracking server alike. The lock is that name; a lock older than
+    `stale_after` (its holder was killed) is broken.
+    """
+    lock_name = f"{model_name}{LOCK_SUFFIX}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.create_registered_model(
+                lock_name, description=f"held by pid {os.getpid()} on {socket.gethostname()}"
+            )
+            break
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise RegistryError(f"cannot take the promotion lock {lock_name!r}: {error}") from error
+        age = _lock_age_seconds(client, lock_name)
+        if age is not None and age > stale_after:
+            with suppress(MlflowException):
+                client.delete_registered_model(lock_name)
+            continue
+        if time.monotonic() > deadline:
+            raise LockTimeout(f"{lock_name!r} is held by another promotion (age {age or 0:.0f}s); retry later")
+        time.sleep(0.2 + random.random() * 0.3)  # noqa: S311 - jitter, not cryptography
+    try:
+        yield
+    finally:
+        client.delete_registered_model(lock_name)

@@ -2,7 +2,8 @@
 
 Seeded end to end (two CPU runs with the same params give the same metrics), one progress
 line per epoch for CI logs, a checkpoint per epoch, and `--resume` continues a killed run in
-the same MLflow run.
+the same MLflow run. Under `torchrun` (`make train NPROC=2`) each process trains on its shard
+with DistributedDataParallel; only the main process logs, checkpoints and registers.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ import json
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import torch
+from mlflow.exceptions import MlflowException
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
+from << cookiecutter.package >> import distributed
 from << cookiecutter.package >>.checkpoint import checkpoint_path, discard_checkpoint, load_checkpoint, save_checkpoint
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import Dataset, class_names, file_sha256, frame_sha256, read_table, split, to_dataset
@@ -46,10 +51,6 @@ class TrainResult:
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2, sort_keys=True)
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def seed_everything(seed: int) -> None:
@@ -102,10 +103,12 @@ def _train_epoch(
     batch_size: int,
     generator: torch.Generator,
     device: torch.device,
+    processes: distributed.Processes,
 ) -> float:
+    """One pass over this process's shard; returns the mean loss over all processes."""
     network.train()
     loss_fn = nn.CrossEntropyLoss()
-    order = torch.randperm(len(labels), generator=generator)
+    order = distributed.shard(torch.randperm(len(labels), generator=generator), processes)
     total = 0.0
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
@@ -116,26 +119,14 @@ def _train_epoch(
         loss.backward()
         optimizer.step()
         total += loss.item() * len(batch)
-    return total / len(order)
+    return distributed.mean_over_processes(total / len(order), processes)
 
 
-def _eval_scores(bundle: ModelBundle, evaluation: Dataset, device: torch.device) -> dict[str, float]:
-    bundle.network.to("cpu")
-    scores = score_all(evaluation.labels, bundle.predict_proba(evaluation.features))
-    bundle.network.to(device)
-    return scores
+def _eval_scores(bundle: ModelBundle, evaluation: Dataset) -> dict[str, float]:
+    return score_all(evaluation.labels, bundle.predict_proba(evaluation.features))
 
 
-def train(params: Params, resume: bool = False, reports_dir: Path = Path("reports")) -> TrainResult:
-    validated, reason = validation_passed_for(params.data.path, reports_dir)
-    if not validated:
-        raise TrainingError(reason)
-    frame = read_table(params.data.path)
-    classes = class_names(frame, params.data)
-    train_frame, eval_frame = split(frame, params.data)
-    training, evaluation = to_dataset(train_frame, params.data, classes), to_dataset(eval_frame, params.data, classes)
-    eval_hash = frame_sha256(eval_frame)
-
+def _load_resume_state(params: Params, resume: bool, eval_hash: str) -> dict | None:
     ckpt_file = checkpoint_path(params.train.checkpoint_dir, params.model.name)
     state = load_checkpoint(ckpt_file) if resume else None
     if resume and state is None:
@@ -144,14 +135,54 @@ def train(params: Params, resume: bool = False, reports_dir: Path = Path("report
         raise TrainingError("--resume: params.yaml or the data changed since the checkpoint; run `make train` afresh")
     if state is not None and state["eval_data_hash"] != eval_hash:
         raise TrainingError("--resume: the evaluation set changed since the checkpoint; run `make train` afresh")
+    return state
+
+
+def _run_tags(params: Params, eval_hash: str, training: Dataset, evaluation: Dataset, device: torch.device) -> dict:
+    return {
+        "git_commit": git_commit(),
+        "data_hash": file_sha256(params.data.path),
+        "eval_data_hash": eval_hash,
+        "device": device.type,
+        "train_rows": str(len(training.labels)),
+        "eval_rows": str(len(evaluation.labels)),
+        "classes": json.dumps(evaluation.classes),
+    }
+
+
+def train(params: Params, resume: bool = False, reports_dir: Path = Path("reports")) -> TrainResult | None:
+    """Train and register a candidate; returns its report on the main process, None on the others."""
+    validated, reason = validation_passed_for(params.data.path, reports_dir)
+    if not validated:
+        raise TrainingError(reason)
+    processes = distributed.start()
+    try:
+        return _train(params, resume, reports_dir, processes)
+    except MlflowException as error:
+        raise TrainingError(
+            f"the tracking server failed: {error}. The last epoch checkpoint is kept: "
+            "fix the server, then `make train RESUME=1`"
+        ) from error
+    finally:
+        distributed.stop(processes)
+
+
+def _train(params: Params, resume: bool, reports_dir: Path, processes: distributed.Processes) -> TrainResult | None:
+    frame = read_table(params.data.path)
+    classes = class_names(frame, params.data)
+    train_frame, eval_frame = split(frame, params.data)
+    training, evaluation = to_dataset(train_frame, params.data, classes), to_dataset(eval_frame, params.data, classes)
+    eval_hash = frame_sha256(eval_frame)
+    state = _load_resume_state(params, resume, eval_hash)
 
     seed_everything(params.train.seed)
-    device = pick_device()
+    device = distributed.device_for(processes)
     preprocessor = Preprocessor.from_json(state["preprocessor"]) if state else Preprocessor.fit(training.features)
     bundle = build_bundle(preprocessor, classes, params.model.hidden_sizes, params.model.dropout)
     bundle.network.to(device)
+    network = DistributedDataParallel(bundle.network) if processes.is_distributed else bundle.network
     optimizer = torch.optim.AdamW(
-        bundle.network.parameters(), lr=params.train.learning_rate, weight_decay=params.train.weight_decay
+        network.parameters(), lr=params.train.learning_rate, weight_decay=params.train.weight_decay
     )
     generator = torch.Generator().manual_seed(params.train.seed)
     first_epoch = 1
@@ -161,35 +192,32 @@ def train(params: Params, resume: bool = False, reports_dir: Path = Path("report
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         first_epoch = state["epoch"] + 1
-        print(f"resuming run {state['run_id']} from epoch {first_epoch} (checkpoint after epoch {state['epoch']})")
+        if processes.is_main:
+            print(f"resuming run {state['run_id']} from epoch {first_epoch} (checkpoint after epoch {state['epoch']})")
 
     inputs = torch.from_numpy(preprocessor.transform(training.features))
-    labels = torch.from_numpy(training.labels)
+    labels = torch.tensor(training.labels)  # a copy: pandas hands out read-only arrays
+    ckpt_file = checkpoint_path(params.train.checkpoint_dir, params.model.name)
 
-    connect(params)
-    mlflow.set_experiment(params.mlflow.experiment)
-    run_kwargs = {"run_id": state["run_id"]} if state else {}
-    with mlflow.start_run(**run_kwargs) as run:
-        if state:
+    if processes.is_main:
+        connect(params)
+        mlflow.set_experiment(params.mlflow.experiment)
+    tracking = mlflow.start_run(run_id=state["run_id"] if state else None) if processes.is_main else nullcontext()
+    with tracking as run:
+        if run and state:
             mlflow.set_tag("resumed_from_epoch", str(first_epoch))
-        else:
-            mlflow.log_params(_flat_params(params))
-            mlflow.set_tags(
-                {
-                    "git_commit": git_commit(),
-                    "data_hash": file_sha256(params.data.path),
-                    "eval_data_hash": eval_hash,
-                    "device": device.type,
-                    "train_rows": str(len(training.labels)),
-                    "eval_rows": str(len(evaluation.labels)),
-                    "classes": json.dumps(classes),
-                }
-            )
+        elif run:
+            mlflow.log_params({**_flat_params(params), "train.processes": processes.world_size})
+            mlflow.set_tags(_run_tags(params, eval_hash, training, evaluation, device))
         progress = _Progress(params.train.epochs)
         for epoch in range(first_epoch, params.train.epochs + 1):
             started = time.perf_counter()
-            loss = _train_epoch(bundle.network, optimizer, inputs, labels, params.train.batch_size, generator, device)
-            scores = _eval_scores(bundle, evaluation, device)
+            loss = _train_epoch(
+                network, optimizer, inputs, labels, params.train.batch_size, generator, device, processes
+            )
+            if not run:
+                continue
+            scores = _eval_scores(bundle, evaluation)
             values = {"train_loss": loss, "eval_accuracy": scores["accuracy"], "eval_log_loss": scores["log_loss"]}
             mlflow.log_metrics(values, step=epoch)
             save_checkpoint(
@@ -207,9 +235,12 @@ def train(params: Params, resume: bool = False, reports_dir: Path = Path("report
                 },
             )
             progress.update(epoch, values, time.perf_counter() - started)
+        distributed.barrier(processes)
+        if not run:
+            return None
 
         bundle.network.to("cpu")
-        final = _eval_scores(bundle, evaluation, torch.device("cpu"))
+        final = _eval_scores(bundle, evaluation)
         mlflow.log_metrics({f"eval_{name}": value for name, value in final.items()})
         info = log_bundle(bundle, evaluation.features.head(5), params.model.name)
         version = str(info.registered_model_version)

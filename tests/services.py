@@ -1,0 +1,112 @@
+"""Real services for the team-scale tests: a private PostgreSQL cluster and `mlflow server` on it.
+
+Both listen on 127.0.0.1 only, on free ports, with their data in a temporary directory, and
+can be stopped and started again to test outages.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import BIN_DIR
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until(check, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))[-1:]), None)
+    if not found:
+        pytest.skip(f"PostgreSQL's {name} is not installed (Debian: apt-get install postgresql)")
+    return found
+
+
+class Postgres:
+    """A throw-away cluster; as root it runs as the `postgres` user, as PostgreSQL requires."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_owner:
+            shutil.chown(self.root, "postgres")
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "mlflow", "--auth=trust", "-E", "UTF8")
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.as_owner, *args], check=True, capture_output=True, text=True)
+
+    @property
+    def uri(self) -> str:
+        return f"postgresql+psycopg2://mlflow@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root}"
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        stop = [*self.as_owner, _pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
+        subprocess.run(stop, check=False, capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class MlflowServer:
+    """`mlflow server` with a PostgreSQL backend and proxied artifacts, as a team runs it."""
+
+    def __init__(self, backend_uri: str, artifacts: Path) -> None:
+        self.backend_uri, self.artifacts = backend_uri, artifacts
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _healthy(self) -> bool:
+        if self.process and self.process.poll() is not None:
+            log = (self.artifacts.parent / "mlflow-server.log").read_text()[-3000:]
+            raise RuntimeError(f"mlflow server exited with {self.process.returncode}:\n{log}")
+        try:
+            with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as response:  # noqa: S310 - loopback
+                return response.status == 200
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        command = [
+            str(BIN_DIR / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port),
+            "--backend-store-uri", self.backend_uri, "--artifacts-destination", self.artifacts.as_uri(),
+            "--serve-artifacts", "--workers", "2",
+        ]  # fmt: skip
+        log = open(self.artifacts.parent / "mlflow-server.log", "ab")  # closed when the process exits
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        _wait_until(self._healthy, f"mlflow server on {self.uri}", timeout=120)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            self.process.wait(timeout=30)

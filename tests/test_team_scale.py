@@ -1,0 +1,211 @@
+"""A team's setup: MLflow server on PostgreSQL, outages, concurrent promotions, torchrun."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import DEFAULT_PACKAGE, PYTHON, make, render, tool_env
+from mlflow import MlflowClient
+from services import MlflowServer, Postgres
+from test_pipeline import _gate_cli, _params_variant, _report
+
+pytestmark = pytest.mark.slow
+RACE_ROUNDS = 20
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    cluster = Postgres()
+    cluster.start()
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture(scope="module")
+def tracking_server(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    artifacts = tmp_path_factory.mktemp("server") / "artifacts"
+    artifacts.mkdir()
+    server = MlflowServer(postgres.uri, artifacts)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_env(tracking_server: MlflowServer, request: pytest.FixtureRequest) -> dict[str, str]:
+    return tool_env(MLFLOW_TRACKING_URI=tracking_server.uri, MODEL_NAME=request.node.name[:60])
+
+
+def _client(env: dict[str, str]) -> MlflowClient:
+    return MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+
+
+def _champion(env: dict[str, str]) -> str | None:
+    aliases = _client(env).get_registered_model(env["MODEL_NAME"]).aliases
+    return str(aliases["champion"]) if "champion" in aliases else None
+
+
+def test_pipeline_runs_unchanged_against_a_postgres_backed_server(
+    tmp_path: Path, server_env: dict[str, str], tracking_server: MlflowServer
+):
+    project = render(tmp_path)
+    make(project, "validate", "train", "gate", "promote", env=server_env)
+    assert _report(project, "gate.json")["decision"] == "promote"
+    assert _champion(server_env) == "1"
+    assert any(tracking_server.artifacts.rglob("MLmodel")), "artifacts were not proxied to the server's store"
+
+
+def test_gate_fails_closed_while_the_server_is_down_and_recovers(
+    tmp_path: Path, server_env: dict[str, str], tracking_server: MlflowServer
+):
+    project = render(tmp_path)
+    make(project, "validate", "train", env=server_env)
+    tracking_server.stop()
+    try:
+        down = _gate_cli(project, server_env)
+    finally:
+        tracking_server.start()
+    assert down.returncode == 2
+    assert _report(project, "gate.json")["decision"] == "error"
+    assert make(project, "promote", env=server_env, check=False).returncode != 0
+    assert _champion(server_env) is None
+    assert _gate_cli(project, server_env).returncode == 0
+
+
+def test_training_fails_clearly_when_postgres_stops_and_a_rerun_succeeds(
+    tmp_path: Path, server_env: dict[str, str], postgres: Postgres
+):
+    project = render(tmp_path)
+    make(project, "validate", env=server_env)
+    slow = _params_variant(project, "slow.yaml", train={"epochs": 400})
+    checkpoint = project / "checkpoints" / server_env["MODEL_NAME"] / "last.pt"
+    command = [PYTHON, "-m", DEFAULT_PACKAGE, "--params", slow, "train"]
+    process = subprocess.Popen(command, cwd=project, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (checkpoint.exists() and torch.load(checkpoint, weights_only=False)["epoch"] >= 2):
+        assert time.monotonic() < deadline and process.poll() is None, "training never reached epoch 2"
+        time.sleep(0.2)
+    postgres.stop()
+    try:
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        postgres.start()
+    assert process.returncode == 1
+    assert "tracking server failed" in stderr.decode()
+    assert "RESUME=1" in stderr.decode()
+    assert _client(server_env).search_model_versions(f"name='{server_env['MODEL_NAME']}'") == []
+
+    make(project, "train", env=server_env, PARAMS=slow, RESUME="1")
+    versions = _client(server_env).search_model_versions(f"name='{server_env['MODEL_NAME']}'")
+    assert [(str(version.version), version.status) for version in versions] == [("1", "READY")]
+
+
+# One long-lived process per contender (imports paid once): each round it gates its candidate,
+# then waits at a shared starting line and promotes at the same moment as the other.
+RACER = """
+import os, sys, time
+from pathlib import Path
+from {package}.config import load_params
+from {package}.gate import run_gate
+from {package}.promote import PromotionRefused, promote
+
+sync, me, rounds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+
+def signal(path, text):
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)  # appears whole: a reader never sees it half-written
+
+def wait(path):
+    deadline = time.monotonic() + 120
+    while not path.exists():
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out waiting for {{path}}")
+        time.sleep(0.005)
+    return path.read_text()
+
+for number in range(rounds):
+    os.environ["MODEL_NAME"] = wait(sync / f"round-{{number}}")
+    params = load_params()
+    signal(sync / f"gated-{{number}}-{{me}}", run_gate(params, Path("reports")).decision)
+    wait(sync / f"go-{{number}}")
+    try:
+        outcome = "won:" + promote(params, Path("reports"))
+    except PromotionRefused as error:
+        outcome = f"refused: {{error}}"
+    signal(sync / f"outcome-{{number}}-{{me}}", outcome)
+"""
+
+
+def _wait_for(path: Path, racers: list[subprocess.Popen]) -> str:
+    deadline = time.monotonic() + 120
+    while not path.exists():
+        assert time.monotonic() < deadline, f"no {path.name}"
+        assert all(racer.poll() is None for racer in racers), [racer.communicate() for racer in racers]
+        time.sleep(0.01)
+    return path.read_text()
+
+
+def test_concurrent_promotions_never_lose_an_update(tmp_path: Path, server_env: dict[str, str]):
+    """Two gated candidates promoted at the same moment, 20 times: exactly one wins each time."""
+    base = render(tmp_path / "base")
+    make(base, "validate", "train", env=server_env)
+    trained = _report(base, "train.json")
+    client = _client(server_env)
+    base_version = client.get_model_version(trained["model_name"], trained["model_version"])
+    model_id = base_version.model_id or base_version.source.removeprefix("models:/")
+    copy_of_base = {"source": base_version.source, "run_id": base_version.run_id, "model_id": model_id}
+
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    (tmp_path / "racer.py").write_text(RACER.format(package=DEFAULT_PACKAGE))
+    contenders, racers = {}, []
+    for name in ("a", "b"):
+        contenders[name] = tmp_path / name
+        shutil.copytree(base, contenders[name], ignore=shutil.ignore_patterns("checkpoints"))
+        command = [PYTHON, str(tmp_path / "racer.py"), str(sync), name, str(RACE_ROUNDS)]
+        racers.append(
+            subprocess.Popen(command, cwd=contenders[name], env=server_env, stderr=subprocess.PIPE, text=True)
+        )
+
+    for number in range(RACE_ROUNDS):
+        model_name = f"{server_env['MODEL_NAME'][:50]}-race{number}"
+        client.create_registered_model(model_name)
+        for contender in contenders.values():
+            version = client.create_model_version(
+                model_name, tags={"eval_data_hash": trained["eval_data_hash"]}, **copy_of_base
+            )
+            report = {**trained, "model_name": model_name, "model_version": str(version.version)}
+            (contender / "reports" / "train.json").write_text(json.dumps(report))
+        (sync / f"round-{number}").write_text(model_name)
+        assert [_wait_for(sync / f"gated-{number}-{name}", racers) for name in contenders] == ["promote", "promote"]
+        (sync / f"go-{number}").write_text("")
+        outcomes = {name: _wait_for(sync / f"outcome-{number}-{name}", racers) for name in contenders}
+        winners = [outcome.removeprefix("won:") for outcome in outcomes.values() if outcome.startswith("won:")]
+        assert len(winners) == 1, outcomes
+        assert any("champion changed since the gate scored it" in outcome for outcome in outcomes.values()), outcomes
+        assert _champion({**server_env, "MODEL_NAME": model_name}) == winners[0]
+    for racer in racers:
+        assert racer.wait(timeout=60) == 0, racer.stderr.read()
+
+
+def test_torchrun_with_two_processes_registers_one_normal_candidate(tmp_path: Path, mlflow_db: str):
+    env = tool_env(MLFLOW_TRACKING_URI=mlflow_db, MODEL_NAME="torchrun-two-processes")
+    project = render(tmp_path)
+    make(project, "validate", env=env)
+    make(project, "train", env=env, NPROC="2")
+    train = _report(project, "train.json")
+    client = MlflowClient(tracking_uri=mlflow_db)
+    run = client.get_run(train["run_id"])
+    assert run.data.params["train.processes"] == "2"
+    assert len(client.search_runs([run.info.experiment_id], f"tags.eval_data_hash = '{train['eval_data_hash']}'")) >= 1
+    versions = client.search_model_versions("name='torchrun-two-processes'")
+    assert [str(version.version) for version in versions] == ["1"]
+    assert make(project, "gate", env=env).returncode == 0

@@ -138,7 +138,7 @@ def test_test_environment_satisfies_the_generated_requirements(default_project: 
     project = tomllib.loads((default_project / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     unmet = []
-    for line in project["dependencies"] + extras["validate"] + extras["train"] + extras["dev"]:
+    for line in project["dependencies"] + [line for extra in extras.values() for line in extra]:
         requirement = Requirement(line)
         try:
             installed = version(requirement.name)
@@ -147,3 +147,12 @@ def test_test_environment_satisfies_the_generated_requirements(default_project: 
         if installed is None or not requirement.specifier.contains(installed.split("+")[0], prereleases=True):
             unmet.append(f"{line} (installed: {installed})")
     assert unmet == []
+
+
+def test_gpu_runner_scale_set_values_match_the_runner_labels(rendered):
+    _, project = rendered
+    values = yaml.safe_load((project / "deploy/arc/gpu-runner-scale-set.values.yaml").read_text())
+    assert values["scaleSetLabels"] == json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
+    assert values["minRunners"] == 0
+    runner = values["template"]["spec"]["containers"][0]
+    assert runner["resources"]["limits"]["nvidia.com/gpu"] == 1

@@ -209,3 +209,26 @@ def test_torchrun_with_two_processes_registers_one_normal_candidate(tmp_path: Pa
     versions = client.search_model_versions("name='torchrun-two-processes'")
     assert [str(version.version) for version in versions] == ["1"]
     assert make(project, "gate", env=env).returncode == 0
+
+
+VALIDATION_MEMORY_BOUND_MIB = 2560  # docs/scaling.md: 10M rows x 7 columns validate within 2.5 GiB
+
+
+def test_validating_ten_million_rows_stays_within_the_memory_bound(tmp_path: Path):
+    project = render(tmp_path)
+    big = tmp_path / "big.parquet"
+    make_big = (
+        "import pandas as pd; frame = pd.read_csv('data/penguins.csv');"
+        f"frame.sample(10_000_000, replace=True, random_state=0).to_parquet({str(big)!r}, index=False)"
+    )
+    subprocess.run([PYTHON, "-c", make_big], cwd=project, check=True)
+    measure = (
+        "from pathlib import Path; from bench_validation import validate_peak_rss;"
+        f"print(*validate_peak_rss(Path('params.yaml'), Path({str(big)!r})))"
+    )
+    env = tool_env(PYTHONPATH="src:scripts")
+    result = subprocess.run([PYTHON, "-c", measure], cwd=project, env=env, capture_output=True, text=True, check=True)
+    seconds, peak_mib = result.stdout.split()
+    print(f"validate 10M rows: {float(seconds):.1f}s, peak RSS {peak_mib} MiB")
+    assert int(peak_mib) <= VALIDATION_MEMORY_BOUND_MIB
+    assert json.loads((project / "reports" / "validation.json").read_text())["rows"] == 10_000_000

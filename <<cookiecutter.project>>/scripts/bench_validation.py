@@ -6,6 +6,9 @@ categories, label classes, column list, row count). Everything runs in a tempora
 gx/, so the project's suite and Data Docs are untouched. Run from the project root:
 
     python scripts/bench_validation.py [--rows 1000000] [--format parquet|csv] [--repeat 3]
+
+`--memory` also runs `validate` on the file in a fresh process and prints its peak RSS: the
+number behind the memory bound in docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import contextlib
 import io
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from << cookiecutter.package >>.config import load_params
 from << cookiecutter.package >>.data import read_table
@@ -53,12 +59,32 @@ def timed(action: Callable[[], object], repeat: int) -> tuple[float, float, obje
     return times[0], min(times[1:] or times), result
 
 
+# Runs the real CLI in a child process and reports that process's own peak resident memory.
+PEAK_RSS = (
+    "import resource, sys\n"
+    "from << cookiecutter.package >>.cli import main\n"
+    "status = main(sys.argv[1:])\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    "sys.exit(status)\n"
+)
+
+
+def validate_peak_rss(params: Path, data: Path) -> tuple[float, int]:
+    """(wall seconds, peak RSS in MiB) of `validate --data DATA` in a fresh process."""
+    started = time.perf_counter()
+    command = [sys.executable, "-c", PEAK_RSS, "--params", str(params), "validate", "--data", str(data)]
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # the same package, from any directory
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=environ)
+    return time.perf_counter() - started, int(result.stdout.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory", action="store_true", help="also measure peak RSS of `validate` on the file")
     args = parser.parse_args()
 
     params = load_params(args.params)
@@ -91,6 +117,11 @@ def main() -> None:
         with contextlib.redirect_stdout(io.StringIO()):  # its summary, once per repeat
             first, best, passed = timed(lambda: run_validation(params, reports_dir=reports), args.repeat)
         rows.append(("run_validation (read, hash, GX, report)", first, best))
+        if args.memory:
+            bench_params = Path(workdir) / "bench-params.yaml"
+            bench_params.write_text(yaml.safe_dump(params.model_dump(mode="json")))
+            seconds, peak_mib = validate_peak_rss(bench_params, data)
+            rows.append((f"validate CLI, fresh process: peak RSS {peak_mib} MiB", seconds, seconds))
         os.chdir(project)
     print(f"\n{'step':42} {'first s':>8} {'best s':>8}")
     for name, first, best in rows:

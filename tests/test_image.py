@@ -1,0 +1,236 @@
+"""The serving image, built for real with buildah on a locally made Debian base, then run.
+
+One rendered project goes through `make validate train gate promote image`; the image is
+started with `buildah run` (it shares the host's network, so the server binds loopback on a
+free port) and answered over HTTP like any client would. The benchmark runs last, briefly.
+Only the hadolint check of the Dockerfile is fast; everything else is marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from conftest import BIN_DIR, PYTHON, make, render, run
+from images import buildah, buildah_env, pip_trust_flags, python_base_image, require_buildah
+from services import free_port
+
+IMAGE = "localhost/ml-cicd-template/penguin-classifier"
+MODEL_NAME = "image_test_model"
+MAX_ADDED_BYTES = 300 * 10**6  # the issue's budget for the layers over the base
+
+
+def test_dockerfile_passes_hadolint(default_project: Path):
+    result = run([str(BIN_DIR / "hadolint"), "Dockerfile"], cwd=default_project)
+    assert result.stdout == ""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, mlflow_db: str) -> Iterator[dict]:
+    """A rendered project (a git repo, so the image gets a revision) with its champion in an image."""
+    require_buildah()
+    base = python_base_image()
+    project = render(tmp_path_factory.mktemp("image"))
+    env = buildah_env(MLFLOW_TRACKING_URI=mlflow_db, MODEL_NAME=MODEL_NAME, PYTHONPATH="src")
+    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "render"]):
+        run(command, cwd=project, env=env)
+    make(project, "validate", "train", "gate", "promote", env=env)
+    flags = " ".join(pip_trust_flags(tmp_path_factory.mktemp("pip")))
+    make(project, "image", env=env, IMAGE=IMAGE, PYTHON_IMAGE=base, BUILD_FLAGS=flags)
+    metadata = json.loads((project / "build" / "model" / "metadata.json").read_text())
+    tag = f"{IMAGE}:model-{metadata['model_version']}"
+    yield {"project": project, "env": env, "tag": tag, "base": base}
+    buildah("rmi", tag)  # the base image and the layer cache stay for the next run
+
+
+@pytest.fixture(scope="module")
+def server(built: dict) -> Iterator[str]:
+    """The image's own entry point, serving on 127.0.0.1:<free port>; yields the base URL."""
+    config = json.loads(buildah("inspect", "--type", "image", built["tag"]))["Docker"]["config"]
+    container = buildah("from", built["tag"]).strip()
+    port = free_port()
+    command = ["buildah", "run", container, "--", *config["Entrypoint"], "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, env=buildah_env(), start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while _get(f"{url}/health")[0] != 200:
+            assert process.poll() is None, "the server exited before it was ready"
+            assert time.monotonic() < deadline, "not ready after 60 s"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        buildah("rm", container)
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL of the test
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except (urllib.error.URLError, ConnectionError):
+        return 0, ""
+
+
+def _post(url: str, body: object | bytes) -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _features(project: Path) -> pd.DataFrame:
+    """The project's data as the model sees it (integers as floats, as `data.to_dataset` does)."""
+    frame = pd.read_csv(project / "data" / "penguins.csv").drop(columns="species")
+    return frame.astype({column: "float64" for column in frame.select_dtypes("integer").columns})
+
+
+def _records(features: pd.DataFrame) -> list[dict]:
+    """JSON records; a missing value is null."""
+    return [
+        {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in row.items()}
+        for row in features.to_dict(orient="records")
+    ]
+
+
+def _local_predictions(tracking_uri: str, features: pd.DataFrame) -> pd.DataFrame:
+    """What the registered model (torch, through MLflow) predicts in this process."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        return mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/1").predict(features)
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+@pytest.mark.slow
+def test_image_is_labelled_non_root_and_torch_free(built: dict):
+    config = json.loads(buildah("inspect", "--type", "image", built["tag"]))["Docker"]["config"]
+    labels = config["Labels"]
+    train = json.loads((built["project"] / "reports" / "train.json").read_text())
+    head = run(["git", "rev-parse", "HEAD"], cwd=built["project"]).stdout.strip()
+    assert labels["ai.mlflow.model.name"] == MODEL_NAME
+    assert labels["ai.mlflow.model.version"] == train["model_version"]
+    assert labels["ai.mlflow.run.id"] == train["run_id"]
+    assert labels["org.opencontainers.image.revision"] == head
+    assert labels["org.opencontainers.image.base.name"] == built["base"]
+    assert config["User"] == "10001:10001"
+    assert "/health" in " ".join(config["Healthcheck"]["Test"])
+
+    container = buildah("from", built["tag"]).strip()
+    try:
+        assert buildah("run", container, "--", "id", "-u").strip() == "10001"
+        for absent in ("torch", "mlflow", "pandas"):
+            probe = subprocess.run(
+                ["buildah", "run", container, "--", "python", "-c", f"import {absent}"],
+                env=buildah_env(),
+                capture_output=True,
+                check=False,
+            )
+            assert probe.returncode != 0, f"{absent} is in the serving image"
+    finally:
+        buildah("rm", container)
+
+
+@pytest.mark.slow
+def test_health_predict_and_metrics(built: dict, server: str):
+    status, body = _get(f"{server}/health")
+    assert status == 200
+    assert json.loads(body) == {"status": "ready", "model_name": MODEL_NAME, "model_version": "1"}
+
+    features = _features(built["project"])
+    status, served = _post(f"{server}/predict", _records(features))
+    assert status == 200
+    local = _local_predictions(built["env"]["MLFLOW_TRACKING_URI"], features)
+    assert served["predictions"] == local["prediction"].tolist()
+    expected = local[[f"proba_{name}" for name in served["classes"]]].to_numpy()
+    difference = abs(expected - pd.DataFrame(served["probabilities"]).to_numpy()).max()
+    print(f"image vs local MLflow model on {len(features)} rows: max |probability difference| = {difference:.2e}")
+    assert difference < 1e-5
+
+    status, single = _post(f"{server}/predict", {"dataframe_records": _records(features.head(1))})
+    assert (status, single["predictions"]) == (200, served["predictions"][:1])
+
+    status, text = _get(f"{server}/metrics")
+    assert status == 200
+    assert 'http_requests_total{path="/predict",status="200"}' in text
+    assert 'http_request_duration_seconds_bucket{le="0.001",path="/predict"}' in text
+    assert f'model_predictions_total{{predicted_class="{served["predictions"][0]}"}}' in text
+    assert 'model_version="1"' in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("payload", "field", "words"),
+    [
+        ("drop:island", "island", "missing"),
+        ("set:bill_length_mm=long", "bill_length_mm", "number"),
+        ("set:island=7", "island", "string"),
+        ("set:wingspan_cm=3", "wingspan_cm", "unknown"),
+        ([], None, "non-empty"),
+        ({"rows": []}, None, "list of records"),
+        (b"{not json", None, "not valid JSON"),
+        ([{}] * 1001, None, "limit"),
+    ],
+    ids=[
+        "missing-field",
+        "text-for-number",
+        "number-for-category",
+        "unknown-field",
+        "empty",
+        "wrong-shape",
+        "not-json",
+        "too-many",
+    ],
+)
+def test_bad_payloads_get_422_naming_the_field(built: dict, server: str, payload, field, words):
+    if isinstance(payload, str):
+        record = _records(_features(built["project"]).head(1))[0]
+        action, _, change = payload.partition(":")
+        name, _, value = change.partition("=")
+        if action == "drop":
+            del record[name]
+        else:
+            record[name] = int(value) if value.isdigit() else value
+        payload = [record]
+    status, body = _post(f"{server}/predict", payload)
+    assert status == 422, body
+    errors = body["detail"]
+    assert any(words in error["message"] for error in errors), errors
+    if field:
+        assert [error["field"] for error in errors] == [field]
+    assert _get(f"{server}/health")[0] == 200  # still serving
+
+
+@pytest.mark.slow
+def test_benchmark_runs_and_the_image_meets_its_size_budget(built: dict):
+    """`make bench-serve` without the rebuild: the script against the image and `mlflow models serve`."""
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (Debian: apt-get install wrk)")
+    project = built["project"]
+    command = [PYTHON, "scripts/bench_serve.py", "--image", IMAGE, "--duration", "2"]
+    result = run(command, cwd=project, env=built["env"])
+    print(result.stdout)
+    report = json.loads((project / "reports" / "serve_bench.json").read_text())
+    assert report["image"]["added_bytes"] <= MAX_ADDED_BYTES
+    for name in ("image", "mlflow"):
+        assert {"start_to_ready_s", "c1", "c8"} <= set(report["servers"][name])
+    assert "handler_p99_ms" in report["servers"]["image"]
+    assert "req/s" in result.stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,9 +84,18 @@ def template_dir(answers: Mapping[str, object]) -> Path:
     return repo_dir
 
 
+def template_source(answers: Mapping[str, object]) -> str:
+    """Where `make update-template` clones the template from: the URL as given, or for a local
+    checkout its absolute path (`cookiecutter .` would otherwise record a useless '.')."""
+    template = str(answers["_template"])
+    if re.match(r"^([a-z]+://|[a-z]{2}:|git@)", template):
+        return template
+    return str(template_dir(answers))
+
+
 def write_answers(project_dir: Path, answers: Mapping[str, object]) -> None:
-    commit = template_commit(template_dir(answers))
-    record = answers_record(answers, commit)
+    directory = template_dir(answers)
+    record = answers_record({**answers, "_template": template_source(answers)}, template_commit(directory))
     (project_dir / ANSWERS_FILE).write_text(json.dumps(record, indent=2) + "\n")
 
 

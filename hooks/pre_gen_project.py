@@ -103,6 +103,16 @@ def _check_free_text(value: str) -> str | None:
     return None
 
 
+_CRON_FIELD = re.compile(r"[0-9*/,-]+")
+
+
+def _check_cron(value: str) -> str | None:
+    fields = value.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(field) for field in fields):
+        return "must be a 5-field cron expression (minute hour day-of-month month day-of-week), UTC"
+    return None
+
+
 def _choice(name: str) -> Check:
     allowed = CHOICES[name]
     return lambda value: None if value in allowed else f"must be one of {', '.join(allowed)}"
@@ -130,6 +140,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "min_improvement": (_check_min_improvement, "0.02"),
     "improvement_mode": (_choice("improvement_mode"), "relative"),
     "data_versioning": (_choice("data_versioning"), "none"),
+    "retrain_cron": (_check_cron, "17 4 1,15 * *"),
 }  # fmt: skip
 
 

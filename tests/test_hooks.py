@@ -43,6 +43,8 @@ BAD_ANSWERS = [
     ({"registry": "https://ghcr.io"}, "registry", "host name"),
     ({"image_name": "My-Org/Model"}, "image_name", "lowercase image path"),
     ({"author_email": "nobody"}, "author_email", "e-mail"),
+    ({"retrain_cron": "every two weeks"}, "retrain_cron", "5-field cron"),
+    ({"retrain_cron": "0 3 * *"}, "retrain_cron", "5-field cron"),
     ({"python_version": "3.9"}, "python_version", "choices are"),
     ({"primary_metric": "auc"}, "primary_metric", "choices are"),
 ]

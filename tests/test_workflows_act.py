@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -237,3 +238,36 @@ def test_fork_pull_request_never_reaches_the_gpu_runner(tmp_path, project, empty
     assert_jobs(result, {"validate/validate": "success", "test/test": "success"})
     assert "penguin_classifier" not in result.output_text("train/train")
     assert registry.versions() == []
+
+
+def _drift_sample(path: Path, destination: Path, shift: float) -> Path:
+    """A server-log sample (JSON lines) of 200 random data rows, flipper length scaled by `shift`."""
+    rows = random.Random(0).sample(list(csv.DictReader((path / "data" / "penguins.csv").open())), 200)
+    with destination.open("w") as handle:
+        for row in rows:
+            features = {key: value for key, value in row.items() if key != "species"}
+            features = {key: float(value) if key.endswith(("_mm", "_g")) else value for key, value in features.items()}
+            features["flipper_length_mm"] *= shift
+            handle.write(json.dumps({"features": features, "prediction": row["species"]}) + "\n")
+    return destination
+
+
+@pytest.mark.parametrize(("shift", "retrains"), [(1.15, True), (1.0, False)], ids=["drifted", "clean"])
+def test_monitor_starts_retraining_only_on_drift(tmp_path, project, shift, retrains):
+    """Scenario 7: monitor.yml on its schedule; a drifted sample dispatches retrain.yml, a clean one does not."""
+    path, sha = project
+    sample = _drift_sample(path, tmp_path / "predictions.jsonl", shift)
+    result = runner(path, tmp_path).run(
+        "schedule",
+        {**push_event(REPOSITORY, sha), "schedule": "41 5 * * *"},
+        workflow=".github/workflows/monitor.yml",
+        secrets={"DRIFT_SAMPLE_URL": sample.as_uri(), "GITHUB_TOKEN": "act-fake-token"},
+    )
+    expected = {"drift/check": "success"} | ({"drift/retrain": "success"} if retrains else {})
+    assert_jobs(result, expected)
+    assert result.outputs("drift/check")["drifted"] == str(retrains).lower()
+    dispatches = result.standin_calls("actions/github-script")
+    assert dispatches == (
+        [{**dispatches[0], "inputs": {"workflow": "retrain.yml", "dispatch": True}}] if retrains else []
+    )
+    assert "flipper_length_mm" in result.summary("drift/check")

@@ -1,7 +1,7 @@
 """Command line of the pipeline: parses arguments and dispatches; the stages live in their modules.
 
 Exit statuses follow the Make contract: validate 1 on bad data; gate 0 promote, 1 reject,
-2 error; every other failure 1 with a one-line reason.
+2 error; drift 0 none, 1 drift, 2 no verdict; every other failure 1 with a one-line reason.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--data", type=Path, help="data file (default: data.path in params)")
     commands.add_parser("train").add_argument("--resume", action="store_true", help="continue from the checkpoint")
     commands.add_parser("gate").add_argument("--candidate-version", help="default: the version in reports/train.json")
+    commands.add_parser("drift").add_argument("--sample", type=Path, help="recent inputs (default: drift.sample_path)")
     commands.add_parser("promote")
     commands.add_parser("rollback")
     export = commands.add_parser("export", help="the champion (or --version) as the server's files in build/model")
@@ -55,6 +56,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         train(params, resume=args.resume, reports_dir=REPORTS_DIR)
         return 0
+    if args.command == "drift":
+        from << cookiecutter.package >>.drift import run_drift
+
+        return 1 if run_drift(params, args.sample, REPORTS_DIR) else 0
     if args.command == "gate":
         from << cookiecutter.package >>.gate import run_gate
 
@@ -84,4 +89,4 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args)
     except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback for expected failures
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2 if args.command == "gate" else 1
+        return 2 if args.command in {"gate", "drift"} else 1  # no decision is not a "reject"/"no drift"

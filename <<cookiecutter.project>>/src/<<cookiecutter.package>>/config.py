@@ -86,6 +86,15 @@ class GateParams(_Section):
         return value
 
 
+class DriftParams(_Section):
+    """Thresholds: PSI 0.2 is the usual "significant shift" level; see docs/drift.md for the choice."""
+
+    sample_path: Path = Path("logs/predictions.jsonl")
+    psi_threshold: float = Field(default=0.2, gt=0)
+    ks_threshold: float = Field(default=0.1, gt=0, le=1)
+    min_rows: int = Field(default=100, ge=1)
+
+
 class MlflowParams(_Section):
     tracking_uri: str = "sqlite:///mlflow.db"
     experiment: str = Field(min_length=1)
@@ -97,6 +106,7 @@ class Params(_Section):
     model: ModelParams
     train: TrainParams = TrainParams()
     gate: GateParams = GateParams()
+    drift: DriftParams = DriftParams()
     mlflow: MlflowParams
 
 

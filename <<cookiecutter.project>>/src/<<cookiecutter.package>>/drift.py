@@ -1,0 +1,133 @@
+"""`make drift`: has the traffic moved away from the data the model was trained on?
+
+Compares a sample of recent inputs (recorded by the server, or any CSV/Parquet/JSONL file)
+with the training split, per feature and for the predicted-class mix:
+- numeric features: Kolmogorov-Smirnov statistic and PSI over ten reference-quantile bins;
+- categorical features and predictions: PSI over the categories.
+Drift is declared when any score reaches its threshold in `params.yaml` (`drift:`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from << cookiecutter.package >>.config import Params
+from << cookiecutter.package >>.data import DataError, read_table, split
+
+_EPS = 1e-4  # floor for empty bins, so PSI stays finite
+DRIFT_JSON, DRIFT_MD = "drift.json", "drift.md"
+
+
+@dataclass
+class FeatureDrift:
+    column: str
+    kind: str  # numeric | categorical | prediction
+    psi: float
+    ks: float | None
+    drifted: bool
+
+
+def population_stability_index(expected: np.ndarray, actual: np.ndarray) -> float:
+    """PSI between two distributions given as counts (or shares) over the same bins."""
+    expected = np.maximum(expected / expected.sum(), _EPS)
+    actual = np.maximum(actual / max(actual.sum(), 1), _EPS)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def ks_statistic(reference: np.ndarray, recent: np.ndarray) -> float:
+    """Largest distance between the two empirical CDFs."""
+    grid = np.sort(np.concatenate([reference, recent]))
+    reference_cdf = np.searchsorted(np.sort(reference), grid, side="right") / len(reference)
+    recent_cdf = np.searchsorted(np.sort(recent), grid, side="right") / len(recent)
+    return float(np.max(np.abs(reference_cdf - recent_cdf)))
+
+
+def numeric_psi(reference: np.ndarray, recent: np.ndarray, bins: int = 10) -> float:
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+    return population_stability_index(
+        np.bincount(np.searchsorted(edges, reference), minlength=len(edges) + 1).astype(float),
+        np.bincount(np.searchsorted(edges, recent), minlength=len(edges) + 1).astype(float),
+    )
+
+
+def categorical_psi(reference: pd.Series, recent: pd.Series) -> float:
+    categories = sorted(set(reference.astype(str)) | set(recent.astype(str)))
+    reference_counts = reference.astype(str).value_counts().reindex(categories, fill_value=0)
+    recent_counts = recent.astype(str).value_counts().reindex(categories, fill_value=0)
+    return population_stability_index(reference_counts.to_numpy(float), recent_counts.to_numpy(float))
+
+
+def read_sample(path: Path) -> pd.DataFrame:
+    """Recent inputs: the server's JSONL log (`{"features": {...}, "prediction": ...}` per line) or a table."""
+    path = Path(path)
+    if path.suffix != ".jsonl":
+        return read_table(path)
+    if not path.is_file():
+        raise DataError(f"sample {path} not found: point drift.sample_path (or SAMPLE=) at the server's log")
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return pd.DataFrame([{**record["features"], "prediction": record.get("prediction")} for record in records])
+
+
+def compare(params: Params, sample: pd.DataFrame) -> list[FeatureDrift]:
+    settings, target = params.drift, params.data.target
+    if len(sample) < settings.min_rows:
+        raise DataError(f"the sample has {len(sample)} rows; drift needs at least {settings.min_rows} (drift.min_rows)")
+    reference, _ = split(read_table(params.data.path), params.data)
+    results = []
+    for column in [column for column in reference.columns if column != target]:
+        if column not in sample.columns:
+            raise DataError(f"the sample has no column {column!r}: it must hold the model's input features")
+        if pd.api.types.is_numeric_dtype(reference[column]):
+            recent = pd.to_numeric(sample[column], errors="coerce").dropna().to_numpy(float)
+            base = reference[column].to_numpy(float)
+            psi, ks = numeric_psi(base, recent), ks_statistic(base, recent)
+            drifted = psi >= settings.psi_threshold or ks >= settings.ks_threshold
+            results.append(FeatureDrift(column, "numeric", psi, ks, drifted))
+        else:
+            psi = categorical_psi(reference[column], sample[column])
+            results.append(FeatureDrift(column, "categorical", psi, None, psi >= settings.psi_threshold))
+    if "prediction" in sample.columns and sample["prediction"].notna().any():
+        psi = categorical_psi(reference[target], sample["prediction"].dropna())
+        results.append(FeatureDrift("prediction", "prediction", psi, None, psi >= settings.psi_threshold))
+    return results
+
+
+def render_markdown(results: list[FeatureDrift], rows: int, drifted: bool) -> str:
+    lines = [f"### Drift check: {'DRIFT' if drifted else 'no drift'} ({rows} recent rows)", ""]
+    lines += ["| feature | kind | PSI | KS | drifted |", "|---|---|---|---|---|"]
+    for result in sorted(results, key=lambda item: -item.psi):
+        ks = "" if result.ks is None else f"{result.ks:.3f}"
+        lines.append(
+            f"| `{result.column}` | {result.kind} | {result.psi:.3f} | {ks} | {'yes' if result.drifted else ''} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_drift(params: Params, sample_path: Path | None = None, reports_dir: Path = Path("reports")) -> bool:
+    """Write reports/drift.json + drift.md; True when drift passes a threshold."""
+    path = Path(sample_path or params.drift.sample_path)
+    sample = read_sample(path)
+    results = compare(params, sample)
+    drifted = any(result.drifted for result in results)
+    report = {
+        "drift": drifted,
+        "sample": str(path),
+        "rows": len(sample),
+        "psi_threshold": params.drift.psi_threshold,
+        "ks_threshold": params.drift.ks_threshold,
+        "max_psi": max(result.psi for result in results),
+        "features": [asdict(result) for result in results],
+    }
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / DRIFT_JSON).write_text(json.dumps(report, indent=2) + "\n")
+    (reports_dir / DRIFT_MD).write_text(render_markdown(results, len(sample), drifted))
+    for result in results:
+        if result.drifted:
+            print(f"DRIFT {result.column}: PSI {result.psi:.3f}" + (f", KS {result.ks:.3f}" if result.ks else ""))
+    print(f"drift: {'yes' if drifted else 'no'} ({len(sample)} rows; report {reports_dir / DRIFT_MD})")
+    return drifted

@@ -2,6 +2,9 @@
 and the parts of the image builder that need no container engine."""
 
 import json
+import re
+import shutil
+import subprocess
 import threading
 import time
 import urllib.error
@@ -11,12 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uvicorn
+import yaml
 
 from << cookiecutter.package >>.config import load_params
 from << cookiecutter.package >>.data import class_names, read_table, to_dataset
+from << cookiecutter.package >>.drift import run_drift
 from << cookiecutter.package >>.export import PARITY_TOLERANCE, export_bundle, parity
 from << cookiecutter.package >>.image import ImageError, detect_engine, parse_size
 from << cookiecutter.package >>.model import Preprocessor, build_bundle
+from << cookiecutter.package >>.prediction_log import PredictionLog
 from << cookiecutter.package >>.serve import InvalidInput, ServedModel
 from << cookiecutter.package >>.server import create_app
 
@@ -43,9 +49,15 @@ def exported(bundle, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(exported):
+def prediction_log_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("logs") / "predictions.jsonl"
+
+
+@pytest.fixture(scope="module")
+def server(exported, prediction_log_path):
     """The real server (uvicorn + the app) on a free loopback port, in a thread; yields its URL."""
-    app_server = uvicorn.Server(uvicorn.Config(create_app(exported), host="127.0.0.1", port=0, log_level="warning"))
+    app = create_app(exported, PredictionLog(prediction_log_path))
+    app_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=app_server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -140,3 +152,67 @@ def test_image_engine_choice_and_size_parsing():
     assert detect_engine("buildah") == "buildah"
     assert parse_size("307 MB") == 307_000_000
     assert parse_size("1.25GB") == 1_250_000_000
+
+
+def test_checked_requests_are_logged_for_the_drift_check(server, features, prediction_log_path):
+    before = len(prediction_log_path.read_text().splitlines()) if prediction_log_path.exists() else 0
+    status, body = _call(f"{server}/predict", _records(features, 4))
+    assert status == 200
+    assert _call(f"{server}/predict", [{"island": "Biscoe"}])[0] == 422  # refused input is not logged
+    lines = [json.loads(line) for line in prediction_log_path.read_text().splitlines()[before:]]
+    assert [line["prediction"] for line in lines] == json.loads(body)["predictions"]
+    assert set(lines[0]["features"]) == set(features.columns)
+    assert lines[0]["model_version"] == "7"
+
+
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "and", "or", "unless", "bool", "le", "time", "inf"}
+
+
+def _metric_names(expression: str) -> set[str]:
+    """Metric names in a PromQL expression: identifiers that are not functions, keywords or labels."""
+    expression = re.sub(r"\{[^}]*\}", "", expression)  # label matchers
+    expression = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expression)  # label lists
+    names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", expression))
+    return {name for name in names if name.lower() not in PROMQL_WORDS and not re.fullmatch(r"\d+[smhd]?", name)}
+
+
+def test_alerts_and_dashboard_use_only_metrics_that_are_exported(server, features, params, tmp_path):
+    """Scrape the running server (and run the drift check) and compare with every expression."""
+    _call(f"{server}/predict", _records(features, 2))
+    exported = {
+        line.split("{")[0].split(" ")[0] for line in _call(f"{server}/metrics")[1].splitlines() if line[:1] != "#"
+    }
+    sample = tmp_path / "recent.csv"
+    features.sample(150, replace=True, random_state=0).to_csv(sample, index=False)
+    run_drift(params, sample, tmp_path)
+    exported |= {
+        line.split("{")[0].split(" ")[0]
+        for line in (tmp_path / "drift.prom").read_text().splitlines()
+        if line[:1] != "#"
+    }
+
+    monitoring = PROJECT_ROOT / "monitoring"
+    rules = yaml.safe_load((monitoring / "alerts.yml").read_text())
+    expressions = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    dashboard = json.loads((monitoring / "dashboard.json").read_text())
+    expressions += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = set().union(*(_metric_names(expression) for expression in expressions))
+    assert used >= {
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "model_predictions_total",
+        "model_drift_psi",
+    }
+    assert used <= exported, f"not exported: {sorted(used - exported)}"
+
+
+def test_alert_rules_fire_when_they_should():
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian: apt-get install prometheus)")
+    monitoring = PROJECT_ROOT / "monitoring"
+    subprocess.run([promtool, "check", "rules", "alerts.yml"], cwd=monitoring, check=True, capture_output=True)
+    result = subprocess.run(
+        [promtool, "test", "rules", "alerts.test.yml"], cwd=monitoring, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

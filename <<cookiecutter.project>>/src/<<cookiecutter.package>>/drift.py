@@ -5,11 +5,14 @@ with the training split, per feature and for the predicted-class mix:
 - numeric features: Kolmogorov-Smirnov statistic and PSI over ten reference-quantile bins;
 - categorical features and predictions: PSI over the categories.
 Drift is declared when any score reaches its threshold in `params.yaml` (`drift:`).
+The scores are also written in Prometheus' text format (reports/drift.prom) for the
+node-exporter textfile collector or a Pushgateway; monitoring/alerts.yml alerts on them.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,9 +21,10 @@ import pandas as pd
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import DataError, read_table, split
+from << cookiecutter.package >>.prediction_log import rotated
 
 _EPS = 1e-4  # floor for empty bins, so PSI stays finite
-DRIFT_JSON, DRIFT_MD = "drift.json", "drift.md"
+DRIFT_JSON, DRIFT_MD, DRIFT_PROM = "drift.json", "drift.md", "drift.prom"
 
 
 @dataclass
@@ -69,7 +73,8 @@ def read_sample(path: Path) -> pd.DataFrame:
         return read_table(path)
     if not path.is_file():
         raise DataError(f"sample {path} not found: point drift.sample_path (or SAMPLE=) at the server's log")
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    files = [rotated(path), path] if rotated(path).is_file() else [path]  # the server rotates its log
+    records = [json.loads(line) for file in files for line in file.read_text().splitlines() if line.strip()]
     return pd.DataFrame([{**record["features"], "prediction": record.get("prediction")} for record in records])
 
 
@@ -108,6 +113,21 @@ def render_markdown(results: list[FeatureDrift], rows: int, drifted: bool) -> st
     return "\n".join(lines) + "\n"
 
 
+def render_prometheus(results: list[FeatureDrift], drifted: bool, checked_at: float) -> str:
+    lines = [
+        "# HELP model_drift_psi Population stability index of a feature (or the prediction mix) vs the training data",
+        "# TYPE model_drift_psi gauge",
+        *[f'model_drift_psi{{feature="{result.column}"}} {result.psi:.6f}' for result in results],
+        "# HELP model_drift_detected 1 when the last drift check passed a threshold",
+        "# TYPE model_drift_detected gauge",
+        f"model_drift_detected {int(drifted)}",
+        "# HELP model_drift_check_timestamp_seconds When the last drift check ran",
+        "# TYPE model_drift_check_timestamp_seconds gauge",
+        f"model_drift_check_timestamp_seconds {checked_at:.0f}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def run_drift(params: Params, sample_path: Path | None = None, reports_dir: Path = Path("reports")) -> bool:
     """Write reports/drift.json + drift.md; True when drift passes a threshold."""
     path = Path(sample_path or params.drift.sample_path)
@@ -126,6 +146,7 @@ def run_drift(params: Params, sample_path: Path | None = None, reports_dir: Path
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / DRIFT_JSON).write_text(json.dumps(report, indent=2) + "\n")
     (reports_dir / DRIFT_MD).write_text(render_markdown(results, len(sample), drifted))
+    (reports_dir / DRIFT_PROM).write_text(render_prometheus(results, drifted, time.time()))
     for result in results:
         if result.drifted:
             print(f"DRIFT {result.column}: PSI {result.psi:.3f}" + (f", KS {result.ks:.3f}" if result.ks else ""))

@@ -126,8 +126,12 @@ class ServedModel:
         return {column: [record[column] for record in records] for column in self.preprocessor.columns}
 
     def predict(self, payload: object) -> dict[str, Any]:
-        """Labels and probabilities for a checked batch of records."""
-        proba = self.predict_proba(self.columns(payload))
+        """Labels and probabilities for a batch of records (checked first)."""
+        return self.predict_columns(self.columns(payload))
+
+    def predict_columns(self, columns: dict[str, list]) -> dict[str, Any]:
+        """Labels and probabilities for an already checked batch ({column: values})."""
+        proba = self.predict_proba(columns)
         return {
             "model_name": self.metadata["model_name"],
             "model_version": self.metadata["model_version"],

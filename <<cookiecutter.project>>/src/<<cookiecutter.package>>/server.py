@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from << cookiecutter.package >>.prediction_log import PredictionLog
 from << cookiecutter.package >>.serve import MODEL_DIR, InvalidInput, ServedModel
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -68,8 +69,9 @@ class Metrics:
         self.latency.labels(path).observe(time.perf_counter() - started)
 
 
-def create_app(model_dir: Path) -> Starlette:
-    """The ASGI app serving the model exported to `model_dir`, loaded at start-up."""
+def create_app(model_dir: Path, prediction_log: PredictionLog | None = None) -> Starlette:
+    """The ASGI app serving the model exported to `model_dir`, loaded at start-up; checked
+    requests and their predictions are sampled into `prediction_log` for `make drift`."""
     metrics = Metrics()
     served: dict[str, ServedModel] = {}
 
@@ -90,7 +92,8 @@ def create_app(model_dir: Path) -> Starlette:
         if model is None:
             return JSONResponse({"detail": [{"message": "the model is not loaded yet"}]}, status_code=503)
         try:
-            result = model.predict(json.loads(await request.body()))
+            columns = model.columns(json.loads(await request.body()))
+            result = model.predict_columns(columns)
         except json.JSONDecodeError as error:
             response = JSONResponse({"detail": [{"message": f"body is not valid JSON: {error}"}]}, status_code=422)
         except InvalidInput as error:
@@ -101,6 +104,8 @@ def create_app(model_dir: Path) -> Starlette:
         else:
             for name, count in Tally(result["predictions"]).items():
                 metrics.predictions.labels(name).inc(count)
+            if prediction_log:
+                prediction_log.record(columns, result["predictions"], str(model.metadata["model_version"]))
             response = Response(json.dumps(result), media_type="application/json")
         metrics.observe("/predict", response.status_code, started)
         return response
@@ -131,9 +136,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface (the image does)")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--prediction-log",
+        default=os.environ.get("PREDICTION_LOG", "logs/predictions.jsonl"),
+        help="sample of inputs and predictions for `make drift` ('' turns it off)",
+    )
+    parser.add_argument(
+        "--prediction-log-sample-rate", type=float, default=float(os.environ.get("PREDICTION_LOG_SAMPLE_RATE", "1"))
+    )
+    parser.add_argument(
+        "--prediction-log-max-mb", type=float, default=float(os.environ.get("PREDICTION_LOG_MAX_MB", "50"))
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
-    uvicorn.run(create_app(args.model_dir), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    prediction_log = (
+        PredictionLog(Path(args.prediction_log), args.prediction_log_sample_rate, int(args.prediction_log_max_mb * 1e6))
+        if args.prediction_log
+        else None
+    )
+    app = create_app(args.model_dir, prediction_log)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
 
 
 if __name__ == "__main__":

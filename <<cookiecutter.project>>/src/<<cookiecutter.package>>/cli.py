@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from << cookiecutter.package >>.config import load_params
+from << cookiecutter.package >>.config import Params, load_params
 
 REPORTS_DIR = Path("reports")
 
@@ -40,53 +41,88 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    params = load_params(args.params)
-    if args.command == "expectations":
-        from << cookiecutter.package >>.expectations import build_suite
+# One handler per command; each imports its stage only when run, so `validate` never loads
+# torch and `drift` never loads MLflow.
+def _expectations(params: Params, args: argparse.Namespace) -> int:
+    from << cookiecutter.package >>.expectations import build_suite
 
-        print(f"wrote {build_suite(params, args.data)}")
-        return 0
-    if args.command == "validate":
-        from << cookiecutter.package >>.validate import run_validation
-
-        return 0 if run_validation(params, args.data, REPORTS_DIR) else 1
-    if args.command == "train":
-        from << cookiecutter.package >>.train import train
-
-        train(params, resume=args.resume, reports_dir=REPORTS_DIR)
-        return 0
-    if args.command == "drift":
-        from << cookiecutter.package >>.drift import run_drift
-
-        return 1 if run_drift(params, args.sample, REPORTS_DIR) else 0
-    if args.command == "gate":
-        from << cookiecutter.package >>.gate import run_gate
-
-        report = run_gate(params, REPORTS_DIR, args.candidate_version)
-        print(f"gate: {report.decision}: {report.reason}")
-        return report.exit_code
-    if args.command == "export":
-        from << cookiecutter.package >>.export import export_model
-
-        export_model(params, args.version)
-        return 0
-    if args.command == "image":
-        from << cookiecutter.package >>.image import build_image, detect_engine
-
-        engine = detect_engine(args.engine)
-        build_image(Path(), args.name, engine, args.base_image, args.revision, args.source_url, args.build_flags)
-        return 0
-    from << cookiecutter.package >>.promote import promote, rollback
-
-    promote(params, REPORTS_DIR) if args.command == "promote" else rollback(params)
+    print(f"wrote {build_suite(params, args.data)}")
     return 0
+
+
+def _validate(params: Params, args: argparse.Namespace) -> int:
+    from << cookiecutter.package >>.validate import run_validation
+
+    return 0 if run_validation(params, args.data, REPORTS_DIR) else 1
+
+
+def _train(params: Params, args: argparse.Namespace) -> int:
+    from << cookiecutter.package >>.train import train
+
+    train(params, resume=args.resume, reports_dir=REPORTS_DIR)
+    return 0
+
+
+def _gate(params: Params, args: argparse.Namespace) -> int:
+    from << cookiecutter.package >>.gate import run_gate
+
+    report = run_gate(params, REPORTS_DIR, args.candidate_version)
+    print(f"gate: {report.decision}: {report.reason}")
+    return report.exit_code
+
+
+def _promote(params: Params, args: argparse.Namespace) -> int:
+    from << cookiecutter.package >>.promote import promote
+
+    promote(params, REPORTS_DIR)
+    return 0
+
+
+def _rollback(params: Params, args: argparse.Namespace) -> int:
+    from << cookiecutter.package >>.promote import rollback
+
+    rollback(params)
+    return 0
+
+
+def _drift(params: Params, args: argparse.Namespace) -> int:
+    from << cookiecutter.package >>.drift import run_drift
+
+    return 1 if run_drift(params, args.sample, REPORTS_DIR) else 0
+
+
+def _export(params: Params, args: argparse.Namespace) -> int:
+    from << cookiecutter.package >>.export import export_model
+
+    export_model(params, args.version)
+    return 0
+
+
+def _image(params: Params, args: argparse.Namespace) -> int:
+    from << cookiecutter.package >>.image import build_image, detect_engine
+
+    engine = detect_engine(args.engine)
+    build_image(Path(), args.name, engine, args.base_image, args.revision, args.source_url, args.build_flags)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Params, argparse.Namespace], int]] = {
+    "expectations": _expectations,
+    "validate": _validate,
+    "train": _train,
+    "gate": _gate,
+    "promote": _promote,
+    "rollback": _rollback,
+    "drift": _drift,
+    "export": _export,
+    "image": _image,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _dispatch(args)
+        return COMMANDS[args.command](load_params(args.params), args)
     except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback for expected failures
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 2 if args.command in {"gate", "drift"} else 1  # no decision is not a "reject"/"no drift"

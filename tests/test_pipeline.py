@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import DEFAULT_PACKAGE, PYTHON, make, render, tool_env
+from conftest import DEFAULT_PACKAGE, PYTHON, make, render, run, tool_env
 from mlflow import MlflowClient
 
 pytestmark = pytest.mark.slow
@@ -163,3 +163,15 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path, pipeli
     assert run.info.status == "FINISHED"
     assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 400
     assert not checkpoint.exists()
+
+
+def test_make_install_builds_its_own_environment_and_make_test_passes(tmp_path: Path):
+    """The README's `make install test` on a fresh render, with no interpreter handed in."""
+    project = render(tmp_path)
+    torch_pin = f"torch=={torch.__version__.split('+')[0]}"  # the build this machine has; elsewhere TORCH_INDEX_URL
+    env = tool_env()
+    install = run(["make", "install", f"TORCH={torch_pin}"], cwd=project, env=env)
+    assert (project / ".venv" / "bin" / "python").is_file(), install.stdout
+    result = run(["make", "test"], cwd=project, env=env)
+    assert " passed" in result.stdout
+    assert "failed" not in result.stdout

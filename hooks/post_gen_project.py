@@ -78,10 +78,12 @@ def template_dir(answers: Mapping[str, object]) -> Path:
     """Absolute template directory. `_repo_dir` is relative for `cookiecutter .`, but
     cookiecutter runs hooks from inside the template, so its own working directory is it."""
     repo_dir = Path(str(answers["_repo_dir"]))
+    if repo_dir.is_absolute():
+        return repo_dir
     parent_cwd = Path(f"/proc/{os.getppid()}/cwd")
-    if not repo_dir.is_absolute() and parent_cwd.exists():
-        return parent_cwd.resolve() / repo_dir
-    return repo_dir
+    if parent_cwd.exists():
+        return parent_cwd.resolve()
+    return Path(os.environ.get("PWD", ".")).resolve() / repo_dir  # no /proc (macOS): the shell's directory
 
 
 def template_source(answers: Mapping[str, object]) -> str:

@@ -56,6 +56,11 @@ def _matches(pattern: re.Pattern[str], rule: str) -> Check:
     return lambda value: None if pattern.fullmatch(value) else rule
 
 
+def _optional(check: Check) -> Check:
+    """Empty means "derive it later" (e.g. the image path from the GitHub repository)."""
+    return lambda value: None if value == "" else check(value)
+
+
 def _check_package(value: str) -> str | None:
     if not _PACKAGE.fullmatch(value):
         return "must be a lowercase Python identifier (letters, digits, '_')"
@@ -100,6 +105,8 @@ def _check_free_text(value: str) -> str | None:
         return "must not be empty"
     if any(ord(char) < 32 for char in value):
         return "must be a single line without control characters"
+    if '"' in value or "\\" in value:
+        return "must not contain double quotes or backslashes (it is rendered into Python and TOML strings)"
     return None
 
 
@@ -135,7 +142,7 @@ RULES: dict[str, tuple[Check, str]] = {
     "workflows_ref": (_check_ref, "v1"),
     "gpu_runner_labels": (_check_labels, '["self-hosted", "linux", "x64", "gpu"]'),
     "registry": (_matches(_REGISTRY, "must be a registry host name, optionally with :port"), "ghcr.io"),
-    "image_name": (_matches(_IMAGE, "must be a lowercase image path: a-z, 0-9, '.', '_', '-', '/'"), "org/churn"),
+    "image_name": (_optional(_matches(_IMAGE, "must be empty or a lowercase path (a-z 0-9 . _ - /)")), "org/churn"),
     "primary_metric": (_choice("primary_metric"), "accuracy"),
     "min_improvement": (_check_min_improvement, "0.02"),
     "improvement_mode": (_choice("improvement_mode"), "relative"),

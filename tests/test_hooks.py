@@ -18,7 +18,7 @@ DEFAULT_ANSWERS = {
         for key, value in COOKIECUTTER_JSON.items()
         if not key.startswith("_") and key not in {"project_name", "project", "package", "image_name"}
     },
-    "image_name": "ml-platform/penguin-classifier",
+    "image_name": "",
 }
 
 # (answers given on the command line, variable the error must name, text it must contain)
@@ -41,8 +41,9 @@ BAD_ANSWERS = [
     ({"min_improvement": "1.5"}, "min_improvement", "strictly between 0 and 1"),
     ({"min_improvement": "two percent"}, "min_improvement", "not a number"),
     ({"registry": "https://ghcr.io"}, "registry", "host name"),
-    ({"image_name": "My-Org/Model"}, "image_name", "lowercase image path"),
+    ({"image_name": "My-Org/Model"}, "image_name", "lowercase path"),
     ({"author_email": "nobody"}, "author_email", "e-mail"),
+    ({"description": 'Predicts "churn"'}, "description", "double quotes"),
     ({"retrain_cron": "every two weeks"}, "retrain_cron", "5-field cron"),
     ({"retrain_cron": "0 3 * *"}, "retrain_cron", "5-field cron"),
     ({"python_version": "3.9"}, "python_version", "choices are"),

@@ -131,7 +131,8 @@ def test_gate_fails_closed_when_the_tracking_server_is_unreachable(tmp_path: Pat
     assert _gate_cli(project, unreachable).returncode == 2
     gate = _report(project, "gate.json")
     assert gate["decision"] == "error"
-    assert "127.0.0.1:9" in gate["reason"] or "Connection" in gate["reason"]
+    assert "127.0.0.1:9" not in gate["reason"]  # redacted: the report may be posted on a public PR
+    assert "<url>" in gate["reason"] or "Connection" in gate["reason"]
 
 
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path, pipeline_env: dict[str, str]):

@@ -137,7 +137,7 @@ def test_push_to_main_trains_gates_promotes_and_builds_the_image(first_push):
     (build,) = result.standin_calls("docker/build-push-action")
     assert build["inputs"]["push"] == "true"
     assert build["inputs"]["target"] == "serve"
-    image = f"ghcr.io/{COOKIECUTTER_JSON['workflows_repo'].split('/')[0]}/{DEFAULT_PROJECT}"
+    image = f"ghcr.io/{REPOSITORY}"  # image_name left empty: the repository's own path
     assert set(build["inputs"]["tags"].split()) == {f"{image}:model-1", f"{image}:sha-{sha}"}
     assert {"MODEL_VERSION=1", f"MODEL_NAME={MODEL}", f"GIT_SHA={sha}"} <= set(build["inputs"]["build-args"].split())
     assert any(name.startswith("build/model/") for name in build["context_files"]), (

@@ -9,6 +9,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +55,9 @@ def prediction_log_path(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("logs") / "predictions.jsonl"
 
 
-@pytest.fixture(scope="module")
-def server(exported, prediction_log_path):
+@contextmanager
+def _running(app) -> Iterator[str]:
     """The real server (uvicorn + the app) on a free loopback port, in a thread; yields its URL."""
-    app = create_app(exported, PredictionLog(prediction_log_path))
     app_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=app_server.run, daemon=True)
     thread.start()
@@ -68,6 +69,12 @@ def server(exported, prediction_log_path):
     yield f"http://127.0.0.1:{port}"
     app_server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(exported, prediction_log_path):
+    with _running(create_app(exported, PredictionLog(prediction_log_path))) as url:
+        yield url
 
 
 def _records(features, rows: int) -> list[dict]:
@@ -216,3 +223,27 @@ def test_alert_rules_fire_when_they_should():
         [promtool, "test", "rules", "alerts.test.yml"], cwd=monitoring, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hostile_bodies_get_422_and_the_server_stays_up(server, features):
+    record = _records(features, 1)[0]
+    hostile = [
+        [{**record, "bill_length_mm": 10**400}],  # beyond float range
+        b"\xff\xfe not utf-8",
+        b"[" * 100_000,  # nested past the parser's recursion limit
+        b"[" + b'"x",' * 1_500_000 + b'"x"]',  # over the body size limit
+    ]
+    for payload in hostile:
+        status, body = _call(f"{server}/predict", payload)
+        assert status == 422, body[:200]
+    assert _call(f"{server}/health")[0] == 200
+
+
+def test_a_failing_prediction_log_does_not_fail_the_request(exported, features):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    with _running(create_app(exported, PredictionLog(Path("/dev/full")))) as url:
+        status, _ = _call(f"{url}/predict", _records(features, 2))
+        metrics = _call(f"{url}/metrics")[1]
+    assert status == 200
+    assert "prediction_log_failures_total 1.0" in metrics
+    assert 'http_requests_total{path="/predict",status="200"} 1.0' in metrics

@@ -232,19 +232,21 @@ def test_train_stage_check_follows_the_data(project: Path, params, shipped: pd.D
     data, reports = tmp_path / "penguins.csv", tmp_path / "reports"
     shutil.copy(project / "data" / "penguins.csv", data)
 
-    passed, why = validation_passed_for(data, reports)
+    passed, why = validation_passed_for(data, params.validation.suite, reports)
     assert not passed and "make validate" in why
 
     assert run_validation(params, data, reports)
-    passed, why = validation_passed_for(data, reports)
+    passed, why = validation_passed_for(data, params.validation.suite, reports)
     assert passed, why
+    passed, why = validation_passed_for(data, "another_suite", reports)
+    assert not passed and "another_suite" in why
 
     with data.open("a") as handle:
         handle.write("Adelie,Dream,40.0,18.0,190,3700,male\n")
-    passed, why = validation_passed_for(data, reports)
+    passed, why = validation_passed_for(data, params.validation.suite, reports)
     assert not passed and "make validate" in why
 
     bad = _edited(_set("island", "Atlantis"))(shipped, tmp_path)
     assert not run_validation(params, bad, reports)
-    passed, why = validation_passed_for(bad, reports)
+    passed, why = validation_passed_for(bad, params.validation.suite, reports)
     assert not passed and "failed validation" in why

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from << cookiecutter.package >>.config import Params
-from << cookiecutter.package >>.data import DataError, read_table, split
+from << cookiecutter.package >>.data import DataError, feature_columns, read_table, split
 from << cookiecutter.package >>.prediction_log import rotated
 
 _EPS = 1e-4  # floor for empty bins, so PSI stays finite
@@ -74,8 +74,16 @@ def read_sample(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"sample {path} not found: point drift.sample_path (or SAMPLE=) at the server's log")
     files = [rotated(path), path] if rotated(path).is_file() else [path]  # the server rotates its log
-    records = [json.loads(line) for file in files for line in file.read_text().splitlines() if line.strip()]
-    return pd.DataFrame([{**record["features"], "prediction": record.get("prediction")} for record in records])
+    rows, torn = [], 0
+    for line in (line for file in files for line in file.read_text().splitlines() if line.strip()):
+        try:
+            record = json.loads(line)
+            rows.append({**record["features"], "prediction": record.get("prediction")})
+        except (ValueError, KeyError, TypeError):  # a line cut short by a crash or a full disk
+            torn += 1
+    if torn:
+        print(f"skipped {torn} unreadable line(s) of {path}")
+    return pd.DataFrame(rows)
 
 
 def compare(params: Params, sample: pd.DataFrame) -> list[FeatureDrift]:
@@ -84,12 +92,12 @@ def compare(params: Params, sample: pd.DataFrame) -> list[FeatureDrift]:
         raise DataError(f"the sample has {len(sample)} rows; drift needs at least {settings.min_rows} (drift.min_rows)")
     reference, _ = split(read_table(params.data.path), params.data)
     results = []
-    for column in [column for column in reference.columns if column != target]:
+    for column in feature_columns(reference, params.data):  # what the model reads, as the server logs it
         if column not in sample.columns:
             raise DataError(f"the sample has no column {column!r}: it must hold the model's input features")
         if pd.api.types.is_numeric_dtype(reference[column]):
             recent = pd.to_numeric(sample[column], errors="coerce").dropna().to_numpy(float)
-            base = reference[column].to_numpy(float)
+            base = reference[column].dropna().to_numpy(float)  # NaN edges would zero every PSI
             psi, ks = numeric_psi(base, recent), ks_statistic(base, recent)
             drifted = psi >= settings.psi_threshold or ks >= settings.ks_threshold
             results.append(FeatureDrift(column, "numeric", psi, ks, drifted))

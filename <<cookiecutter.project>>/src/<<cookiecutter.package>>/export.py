@@ -97,13 +97,20 @@ def export_model(params: Params, version: str | None = None, directory: Path = M
     registered = client.get_model_version(name, version)
     bundle = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().bundle
     metadata = {"model_name": name, "model_version": str(version), "run_id": registered.run_id}
-    export_bundle(bundle, directory, metadata)
-
     frame = read_table(params.data.path)
     features = to_dataset(frame, params.data, class_names(frame, params.data)).features
-    difference = parity(bundle, directory, features)
-    print(f"ONNX vs torch on {len(features)} rows: max |probability difference| = {difference:.2e}")
-    if not difference <= PARITY_TOLERANCE:
-        shutil.rmtree(directory)
-        raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e} (> {PARITY_TOLERANCE}); not exported")
+    # Build beside the target and swap in only after the parity check: whatever fails on the
+    # way, `make image` never finds a half-written or unchecked model in `directory`.
+    staging = directory.with_name(f".{directory.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        export_bundle(bundle, staging, metadata)
+        difference = parity(bundle, staging, features)
+        print(f"ONNX vs torch on {len(features)} rows: max |probability difference| = {difference:.2e}")
+        if not difference <= PARITY_TOLERANCE:
+            raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e} (> {PARITY_TOLERANCE})")
+        shutil.rmtree(directory, ignore_errors=True)
+        staging.rename(directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(f"exported {name} version {version} (run {registered.run_id}) to {directory}")

@@ -9,9 +9,11 @@ which blocks promotion exactly like `reject`.
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from << cookiecutter.package >>.data import class_names, frame_sha256, read_tabl
 from << cookiecutter.package >>.gate_rule import meets_requirement, paired_bootstrap, required_value
 from << cookiecutter.package >>.metrics import METRICS
 from << cookiecutter.package >>.registry import CHAMPION, alias_version, connect
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 GATE_JSON, GATE_MD = "gate.json", "gate.md"
 EXIT_CODES = {"promote": 0, "reject": 1, "error": 2}
@@ -150,7 +155,7 @@ def evaluate_gate(params: Params, reports_dir: Path, candidate_version: str | No
     return report
 
 
-def _record(client, report: GateReport) -> None:
+def _record(client: MlflowClient, report: GateReport) -> None:
     """Leave the decision on the model versions, so the registry alone explains every alias move."""
     tags = {
         "gate.decision": report.decision,
@@ -173,14 +178,23 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Tracking-server URLs (hosts, credentials) out of what is posted where others read it."""
+    return _URL.sub("<url>", text)
+
+
 def render_markdown(report: GateReport) -> str:
+    """The table a reviewer reads in the PR; URLs are redacted (the comment may be public)."""
     icon = {"promote": "✅", "reject": "❌", "error": "⛔"}[report.decision]
     champion = report.baseline_kind == "champion"
     baseline = f"champion v{report.baseline_version}" if champion else (report.baseline_kind or "n/a")
-    direction = "higher is better" if report.greater_is_better else "lower is better"
+    direction = {True: "higher is better", False: "lower is better", None: "n/a"}[report.greater_is_better]
     margin = f"{report.mode} {report.min_improvement:g}" if report.min_improvement is not None else "n/a"
     rows = [
-        ("Decision", f"{icon} **{report.decision}**: {report.reason}"),
+        ("Decision", f"{icon} **{report.decision}**: {redact(report.reason)}"),
         ("Metric", f"`{report.metric}` ({direction})"),
         ("Candidate", f"v{report.candidate_version}: {_fmt(report.candidate_value)}"),
         ("Baseline", f"{baseline}: {_fmt(report.baseline_value)}"),
@@ -205,7 +219,7 @@ def run_gate(params: Params, reports_dir: Path = Path("reports"), candidate_vers
         traceback.print_exc()
         report = GateReport(
             decision="error",
-            reason=f"{type(error).__name__}: {error}",
+            reason=redact(f"{type(error).__name__}: {error}"),  # gate.json is uploaded as an artifact
             model_name=params.model.name,
             metric=params.gate.metric,
             candidate_version=candidate_version,

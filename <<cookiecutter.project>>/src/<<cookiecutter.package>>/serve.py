@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -51,7 +52,8 @@ def _show(value: object) -> str:
 
 
 def _check_number(value: object) -> str | None:
-    if value is None or (type(value) in (int, float) and math.isfinite(value)):
+    # abs() first: math.isfinite overflows on integers beyond float range (e.g. 10**400)
+    if value is None or (type(value) in (int, float) and abs(value) <= sys.float_info.max and math.isfinite(value)):
         return None
     return f"expected a finite number or null, got {_show(value)}"
 

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from << cookiecutter.package >>.prediction_log import PredictionLog
 from << cookiecutter.package >>.serve import MODEL_DIR, InvalidInput, ServedModel
 
+MAX_BODY_BYTES = 4_000_000  # about 1000 records of a wide table; MAX_RECORDS bounds the rest
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,30 @@ class Metrics:
             "model_predictions", "Predicted labels by class", ["predicted_class"], registry=self.registry
         )
         self.model = Info("model", "The served model version", registry=self.registry)
+        self.prediction_log_failures = Counter(
+            "prediction_log_failures",
+            "Sampled rows that could not be written to the prediction log",
+            registry=self.registry,
+        )
 
     def observe(self, path: str, status: int, started: float) -> None:
         self.requests.labels(path, str(status)).inc()
         self.latency.labels(path).observe(time.perf_counter() - started)
+
+
+async def _read_bounded(request: Request) -> bytes | None:
+    """The body, or None when it passes MAX_BODY_BYTES; the rest is read and dropped, so the
+    client still gets its 422 and memory stays bounded."""
+    body, too_large = bytearray(), False
+    async for chunk in request.stream():
+        too_large = too_large or len(body) + len(chunk) > MAX_BODY_BYTES
+        if not too_large:
+            body += chunk
+    return None if too_large else bytes(body)
+
+
+def _unprocessable(message: str) -> JSONResponse:
+    return JSONResponse({"detail": [{"message": message}]}, status_code=422)
 
 
 def create_app(model_dir: Path, prediction_log: PredictionLog | None = None) -> Starlette:
@@ -88,27 +109,38 @@ def create_app(model_dir: Path, prediction_log: PredictionLog | None = None) -> 
 
     async def predict(request: Request) -> Response:
         started = time.perf_counter()
+        response = await _predict(request)
+        metrics.observe("/predict", response.status_code, started)
+        return response
+
+    async def _predict(request: Request) -> Response:
         model = served.get("model")
         if model is None:
             return JSONResponse({"detail": [{"message": "the model is not loaded yet"}]}, status_code=503)
+        body = await _read_bounded(request)
+        if body is None:
+            return _unprocessable(f"body larger than {MAX_BODY_BYTES} bytes: send smaller batches")
         try:
-            columns = model.columns(json.loads(await request.body()))
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, or nested too deep
+            return _unprocessable(f"body is not valid JSON: {str(error)[:200]}")
+        try:
+            columns = model.columns(payload)
             result = model.predict_columns(columns)
-        except json.JSONDecodeError as error:
-            response = JSONResponse({"detail": [{"message": f"body is not valid JSON: {error}"}]}, status_code=422)
         except InvalidInput as error:
-            response = JSONResponse({"detail": error.errors}, status_code=422)
+            return JSONResponse({"detail": error.errors}, status_code=422)
         except Exception:  # noqa: BLE001 - one bad request must never take the server down
             log.exception("prediction failed")
-            response = JSONResponse({"detail": [{"message": "internal error; see the server log"}]}, status_code=500)
-        else:
-            for name, count in Tally(result["predictions"]).items():
-                metrics.predictions.labels(name).inc(count)
-            if prediction_log:
+            return JSONResponse({"detail": [{"message": "internal error; see the server log"}]}, status_code=500)
+        for name, count in Tally(result["predictions"]).items():
+            metrics.predictions.labels(name).inc(count)
+        if prediction_log:
+            try:
                 prediction_log.record(columns, result["predictions"], str(model.metadata["model_version"]))
-            response = Response(json.dumps(result), media_type="application/json")
-        metrics.observe("/predict", response.status_code, started)
-        return response
+            except OSError:  # a full disk must not cost the client its prediction
+                metrics.prediction_log_failures.inc()
+                log.exception("could not write the prediction log")
+        return Response(json.dumps(result), media_type="application/json")
 
     async def health(_: Request) -> Response:
         """Ready (200) only with the model loaded; uvicorn opens the port after start-up, so a

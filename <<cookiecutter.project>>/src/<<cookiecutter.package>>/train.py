@@ -132,7 +132,7 @@ def _load_resume_state(params: Params, resume: bool, eval_hash: str) -> dict | N
     if resume and state is None:
         raise TrainingError(f"--resume: no checkpoint at {ckpt_file}; run `make train` without RESUME")
     if state is not None and state["fingerprint"] != params_fingerprint(params):
-        raise TrainingError("--resume: params.yaml or the data changed since the checkpoint; run `make train` afresh")
+        raise TrainingError("--resume: params.yaml changed since the checkpoint; run `make train` afresh")
     if state is not None and state["eval_data_hash"] != eval_hash:
         raise TrainingError("--resume: the evaluation set changed since the checkpoint; run `make train` afresh")
     return state
@@ -152,7 +152,7 @@ def _run_tags(params: Params, eval_hash: str, training: Dataset, evaluation: Dat
 
 def train(params: Params, resume: bool = False, reports_dir: Path = Path("reports")) -> TrainResult | None:
     """Train and register a candidate; returns its report on the main process, None on the others."""
-    validated, reason = validation_passed_for(params.data.path, reports_dir)
+    validated, reason = validation_passed_for(params.data.path, params.validation.suite, reports_dir)
     if not validated:
         raise TrainingError(reason)
     processes = distributed.start()

@@ -296,8 +296,9 @@ def run_validation(params: Params, data_path: Path | None = None, reports_dir: P
     return _finish(report, reports_dir)
 
 
-def validation_passed_for(data_path: Path, reports_dir: Path = Path("reports")) -> tuple[bool, str]:
-    """Whether this exact file (by content hash) passed the current suite; the message says why not."""
+def validation_passed_for(data_path: Path, suite_name: str, reports_dir: Path = Path("reports")) -> tuple[bool, str]:
+    """Whether this exact file (by content hash) passed the configured suite as it is now; the
+    message says why not."""
     report_file = Path(reports_dir) / REPORT_NAME
     data_path = Path(data_path)
     try:
@@ -313,7 +314,12 @@ def validation_passed_for(data_path: Path, reports_dir: Path = Path("reports")) 
         return False, f"{data_path} has changed or was never validated (last validated: {last}): {HINT}"
     if not report.get("success"):
         return False, f"{data_path} failed validation ({len(report.get('failures', []))} failure(s), see {report_file})"
-    suite = suite_path(report.get("suite", ""))
+    if report.get("suite") != suite_name:
+        return (
+            False,
+            f"{data_path} was validated against suite {report.get('suite')!r}, params name {suite_name!r}: {HINT}",
+        )
+    suite = suite_path(suite_name)
     if not suite.is_file() or report.get("suite_hash") != file_sha256(suite):
         return False, f"the suite {suite} changed since {data_path} was validated: {HINT}"
     return True, f"{data_path} passed validation against suite {report['suite']!r}"

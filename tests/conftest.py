@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 from cookiecutter.main import cookiecutter
@@ -41,7 +42,7 @@ def tool_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True):
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> CompletedProcess:
     """Run a command, and on an unexpected exit show its whole output in the failure."""
     result = subprocess.run(args, cwd=cwd, env=env or tool_env(), capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
@@ -51,7 +52,9 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bo
     return result
 
 
-def make(project: Path, *targets: str, env: dict[str, str] | None = None, check: bool = True, **variables: str):
+def make(
+    project: Path, *targets: str, env: dict[str, str] | None = None, check: bool = True, **variables: str
+) -> CompletedProcess:
     """`make TARGETS` in a rendered project, using this interpreter as the project's Python."""
     assignments = [f"{name}={value}" for name, value in {"PYTHON": PYTHON, **variables}.items()]
     return run(["make", "--no-print-directory", *targets, *assignments], cwd=project, env=env, check=check)

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_until(check, what: str, timeout: float = 60.0) -> None:
+def _wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -43,7 +44,11 @@ def _pg_bin(name: str) -> str:
 
 
 class Postgres:
-    """A throw-away cluster; as root it runs as the `postgres` user, as PostgreSQL requires."""
+    """A throw-away cluster; as root it runs as the `postgres` user, as PostgreSQL requires.
+
+    Its directory comes from `mkdtemp`, not pytest's tmp_path: pytest's base directory is
+    private to root (mode 700), which the `postgres` user could not enter. `remove` deletes it.
+    """
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="pg-"))
@@ -102,8 +107,8 @@ class MlflowServer:
             "--backend-store-uri", self.backend_uri, "--artifacts-destination", self.artifacts.as_uri(),
             "--serve-artifacts", "--workers", "2",
         ]  # fmt: skip
-        log = open(self.artifacts.parent / "mlflow-server.log", "ab")  # closed when the process exits
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with (self.artifacts.parent / "mlflow-server.log").open("ab") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _wait_until(self._healthy, f"mlflow server on {self.uri}", timeout=120)
 
     def stop(self) -> None:

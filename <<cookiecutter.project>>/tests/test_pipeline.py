@@ -13,7 +13,7 @@ from << cookiecutter.package >>.validate import run_validation
 
 @pytest.fixture
 def quick(params, tmp_path):
-    """Fast settings and a private tracking DB, so the test leaves the project untouched."""
+    """Fast settings, a private tracking DB and checkpoints (Data Docs still land in gx/uncommitted/)."""
     return params.model_copy(
         update={
             "train": params.train.model_copy(update={"epochs": 8, "checkpoint_dir": tmp_path / "checkpoints"}),

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -264,9 +265,17 @@ class ActRunner:
             "PROJECT_PYTHON": self.python,
         }
         started = time.monotonic()
-        completed = subprocess.run(
-            args, cwd=self.project, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        # A session of its own: on a timeout the whole group goes, host-mode job processes included.
+        with subprocess.Popen(
+            args, cwd=self.project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        ) as process:  # fmt: skip
+            try:
+                stdout, stderr = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                raise
+        completed = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
         seconds = time.monotonic() - started
         (run_dir / "act.log").write_text(completed.stdout + "\n--- stderr\n" + completed.stderr)
         return ActResult.parse(completed.returncode, seconds, completed.stdout, completed.stderr, standin_dir)

@@ -47,7 +47,8 @@ def test_first_model_beats_naive_then_identical_retrain_is_rejected(quick, tmp_p
 
 def test_better_model_is_promoted_and_rollback_swaps_back(quick, tmp_path):
     reports = tmp_path / "reports"
-    by_log_loss = quick.model_copy(update={"gate": quick.gate.model_copy(update={"metric": "log_loss"})})
+    gate = {"metric": "log_loss", "mode": "relative", "min_improvement": 0.02}  # whatever the render chose
+    by_log_loss = quick.model_copy(update={"gate": quick.gate.model_copy(update=gate)})
     assert run_validation(by_log_loss, reports_dir=reports)
     first = train(
         by_log_loss.model_copy(update={"train": by_log_loss.train.model_copy(update={"epochs": 2})}),

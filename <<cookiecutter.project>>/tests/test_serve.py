@@ -107,7 +107,7 @@ def test_served_model_treats_null_as_missing_like_torch(exported, features, bund
     frame.loc[0, numeric], frame.loc[1, categorical] = np.nan, np.nan
     records = _records(frame, 20)
     assert records[0][numeric] is None and records[1][categorical] is None
-    result = model.predict({"dataframe_records": records})
+    result = model.predict_columns(model.columns({"dataframe_records": records}))
     expected = bundle.predict_proba(frame)
     np.testing.assert_allclose(result["probabilities"], expected, atol=PARITY_TOLERANCE)
     assert result["predictions"] == [bundle.classes[index] for index in expected.argmax(axis=1)]

@@ -22,6 +22,7 @@ import pandas as pd
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import DataError, feature_columns, read_table, split
 from << cookiecutter.package >>.prediction_log import rotated
+from << cookiecutter.package >>.preprocessing import NUMERIC_KINDS
 
 _EPS = 1e-4  # floor for empty bins, so PSI stays finite
 DRIFT_JSON, DRIFT_MD, DRIFT_PROM = "drift.json", "drift.md", "drift.prom"
@@ -95,7 +96,7 @@ def compare(params: Params, sample: pd.DataFrame) -> list[FeatureDrift]:
     for column in feature_columns(reference, params.data):  # what the model reads, as the server logs it
         if column not in sample.columns:
             raise DataError(f"the sample has no column {column!r}: it must hold the model's input features")
-        if pd.api.types.is_numeric_dtype(reference[column]):
+        if reference[column].dtype.kind in NUMERIC_KINDS:  # as the model's preprocessing decides
             recent = pd.to_numeric(sample[column], errors="coerce").dropna().to_numpy(float)
             base = reference[column].dropna().to_numpy(float)  # NaN edges would zero every PSI
             psi, ks = numeric_psi(base, recent), ks_statistic(base, recent)

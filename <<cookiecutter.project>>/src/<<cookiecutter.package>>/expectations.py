@@ -17,6 +17,7 @@ import pandas as pd
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import read_table
+from << cookiecutter.package >>.preprocessing import NUMERIC_KINDS
 
 GX_DIR = Path("gx")
 # GX 1.x matches numpy dtypes by name ("int64") but pandas extension dtypes only by class name
@@ -84,7 +85,7 @@ def _column_expectations(suite: str, name: str, series: pd.Series, params: Param
         distinct = sorted((values.astype(str) if is_text(series) else values).unique().tolist())
         if len(distinct) <= params.validation.max_categories:
             found.append(_expectation(suite, "expect_column_values_to_be_in_set", column=name, value_set=distinct))
-    elif series.dtype.kind in "iuf":
+    elif series.dtype.kind in NUMERIC_KINDS:
         low, high = _widened(
             float(values.min()), float(values.max()), params.validation.numeric_margin, series.dtype.kind in "iu"
         )

@@ -22,6 +22,7 @@ from torch import nn
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import class_names, read_table, to_dataset
 from << cookiecutter.package >>.model import ModelBundle
+from << cookiecutter.package >>.preprocessing import PREPROCESSOR_FILE
 from << cookiecutter.package >>.registry import CHAMPION, alias_version, connect
 from << cookiecutter.package >>.serve import (
     INPUT_NAME,
@@ -29,7 +30,6 @@ from << cookiecutter.package >>.serve import (
     MODEL_DIR,
     MODEL_FILE,
     OUTPUT_NAME,
-    PREPROCESSOR_FILE,
     ServedModel,
 )
 

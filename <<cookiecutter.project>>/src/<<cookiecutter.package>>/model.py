@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from << cookiecutter.package >>.preprocessing import Preprocessor
+from << cookiecutter.package >>.preprocessing import PREPROCESSOR_FILE, Preprocessor
 
 
 class TabularMLP(nn.Module):
@@ -55,13 +55,13 @@ class ModelBundle:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "preprocessor.json").write_text(self.preprocessor.to_json())
+        (directory / PREPROCESSOR_FILE).write_text(self.preprocessor.to_json())
         (directory / "model.json").write_text(json.dumps({"classes": self.classes, **self.architecture}, indent=2))
         torch.save(self.network.state_dict(), directory / "weights.pt")
 
     @classmethod
     def load(cls, directory: Path) -> ModelBundle:
-        preprocessor = Preprocessor.from_json((directory / "preprocessor.json").read_text())
+        preprocessor = Preprocessor.from_json((directory / PREPROCESSOR_FILE).read_text())
         spec = json.loads((directory / "model.json").read_text())
         classes = spec.pop("classes")
         network = TabularMLP(**spec)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 NUMERIC_KINDS = "iuf"  # NumPy dtype kinds standardised as numbers; bool and text are categories
+PREPROCESSOR_FILE = "preprocessor.json"  # beside the weights (MLflow model) and the ONNX graph (image)
 
 
 @dataclass

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from << cookiecutter.package >>.preprocessing import Preprocessor
+from << cookiecutter.package >>.preprocessing import PREPROCESSOR_FILE, Preprocessor
 
 MODEL_DIR = Path("build/model")  # where `make export` writes and the Dockerfile copies from
-MODEL_FILE, PREPROCESSOR_FILE, METADATA_FILE = "model.onnx", "preprocessor.json", "metadata.json"
+MODEL_FILE, METADATA_FILE = "model.onnx", "metadata.json"
 INPUT_NAME, OUTPUT_NAME = "features", "probabilities"
 MAX_RECORDS = 1000  # per request: bounds the memory and time one request can take
 MAX_ERRORS = 20  # per response: enough to fix a payload, short enough to read
@@ -126,10 +126,6 @@ class ServedModel:
         if errors:
             raise InvalidInput(errors[:MAX_ERRORS])
         return {column: [record[column] for record in records] for column in self.preprocessor.columns}
-
-    def predict(self, payload: object) -> dict[str, Any]:
-        """Labels and probabilities for a batch of records (checked first)."""
-        return self.predict_columns(self.columns(payload))
 
     def predict_columns(self, columns: dict[str, list]) -> dict[str, Any]:
         """Labels and probabilities for an already checked batch ({column: values})."""

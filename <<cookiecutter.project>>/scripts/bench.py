@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from << cookiecutter.package >>.paths import Reports
+
 STAGES = ("validate", "train", "gate")
 PROJECT_FILES = ("params.yaml", "data", "gx", "src")
 
@@ -50,8 +52,8 @@ def main() -> None:
     for stage, value in seconds.items():
         print(f"{stage:10} {value:8.2f}")
     print(f"{'total':10} {sum(seconds.values()):8.2f}  (target <= 60 s on 2 cores)\n")
-    Path("reports").mkdir(exist_ok=True)
-    Path("reports/bench.json").write_text(json.dumps({"stage_seconds": seconds}, indent=2) + "\n")
+    reports = Reports()
+    reports.write(reports.bench, json.dumps({"stage_seconds": seconds}, indent=2) + "\n")
     validation = [sys.executable, str(Path(__file__).with_name("bench_validation.py")), "--rows", str(args.rows)]
     subprocess.run([*validation, "--params", str(args.params)], check=True)
 

@@ -3,8 +3,8 @@
 Measures the image's size and what it adds over its base image, the time from container start
 to a ready /health, and p50/p99 latency and requests/s of single-row POSTs at concurrency 1 and
 8 (wrk, loopback only); then the same load on `mlflow models serve --env-manager local`
-serving the same registered version. Prints a table with ratios and the issue's targets, and
-writes reports/serve_bench.json. Run from the project root after `make image`:
+serving the same registered version. Prints a table with ratios and the serving budget (below),
+and writes reports/serve_bench.json. Run from the project root after `make image`:
 
     make bench-serve            # or: python scripts/bench_serve.py --image NAME [--duration 10]
 """
@@ -30,7 +30,15 @@ from pathlib import Path
 
 from << cookiecutter.package >>.config import Params, load_params
 from << cookiecutter.package >>.data import class_names, read_table, to_dataset
-from << cookiecutter.package >>.image import detect_engine, image_config, image_size, image_tag, model_metadata, running
+from << cookiecutter.package >>.packaging.image import (
+    detect_engine,
+    image_config,
+    image_size,
+    image_tag,
+    model_metadata,
+    running,
+)
+from << cookiecutter.package >>.paths import Reports
 
 CONCURRENCY = (1, 8)
 READY_TIMEOUT_S = 180
@@ -119,7 +127,7 @@ def measure(process: subprocess.Popen, started: float, port: int, path: str, bod
 
 @contextmanager
 def mlflow_server(params: Params, version: str, port: int) -> Iterator[subprocess.Popen]:
-    """`mlflow models serve` of `version`, as the issue measures it: local env, one worker."""
+    """`mlflow models serve` of `version` as a team would start it: local env, one worker."""
     uri = f"models:/{params.model.name}/{version}"
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
@@ -161,6 +169,7 @@ def table(report: dict) -> str:
 
 
 def targets(report: dict) -> dict[str, bool]:
+    """The serving budget: what a single-row model server must beat to be worth its own image."""
     ours, theirs = report["servers"]["image"], report["servers"]["mlflow"]
     return {
         "added over base <= 300 MB": report["image"]["added_bytes"] <= 300 * MB,
@@ -206,9 +215,8 @@ def main() -> None:
     print(table(report))
     for name, met in report["targets"].items():
         print(f"  target {name}: {'met' if met else 'MISSED'}")
-    Path("reports").mkdir(exist_ok=True)
-    Path("reports/serve_bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    print("wrote reports/serve_bench.json")
+    reports = Reports()
+    print(f"wrote {reports.write(reports.serve_bench, json.dumps(report, indent=2) + chr(10))}")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ import yaml
 
 from << cookiecutter.package >>.config import load_params
 from << cookiecutter.package >>.data import read_table
-from << cookiecutter.package >>.expectations import build_suite
-from << cookiecutter.package >>.validate import check_frame, run_validation
+from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.validation.checks import check_frame
+from << cookiecutter.package >>.validation.report import run_validation
+from << cookiecutter.package >>.validation.suite import build_suite
 
 SUITE = "bench"
 
@@ -113,9 +115,9 @@ def main() -> None:
             ("GX checkpoint, no Data Docs", *timed(lambda: check_frame(frame, SUITE, target, False), args.repeat)[:2]),
             ("GX checkpoint + Data Docs", *timed(lambda: check_frame(frame, SUITE, target), args.repeat)[:2]),
         ]
-        reports = Path(workdir) / "reports"
+        reports = Reports(Path(workdir) / "reports")
         with contextlib.redirect_stdout(io.StringIO()):  # its summary, once per repeat
-            first, best, passed = timed(lambda: run_validation(params, reports_dir=reports), args.repeat)
+            first, best, passed = timed(lambda: run_validation(params, reports), args.repeat)
         rows.append(("run_validation (read, hash, GX, report)", first, best))
         if args.memory:
             bench_params = Path(workdir) / "bench-params.yaml"

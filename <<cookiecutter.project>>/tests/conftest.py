@@ -1,12 +1,20 @@
-"""Shared fixtures: the project's own params, run from the project root."""
+"""Shared fixtures: the project's own params and data, a small trained bundle, its export and
+the real server around it (uvicorn on a free loopback port)."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from << cookiecutter.package >>.config import Params, load_params
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from << cookiecutter.package >>.data import class_names, read_table, to_dataset
+from << cookiecutter.package >>.monitoring.prediction_log import PredictionLog
+from << cookiecutter.package >>.packaging.export import export_bundle
+from << cookiecutter.package >>.preprocessing import Preprocessor
+from << cookiecutter.package >>.serving.app import create_app
+from << cookiecutter.package >>.training.model import ModelBundle, build_bundle
+from tests.helpers import METADATA, PROJECT_ROOT, running
 
 
 @pytest.fixture
@@ -14,3 +22,35 @@ def params(monkeypatch: pytest.MonkeyPatch) -> Params:
     """params.yaml as committed, with relative paths resolved from the project root."""
     monkeypatch.chdir(PROJECT_ROOT)
     return load_params(PROJECT_ROOT / "params.yaml", environ={})
+
+
+@pytest.fixture(scope="session")
+def features() -> pd.DataFrame:
+    """The shipped data's features, as the model sees them."""
+    params = load_params(PROJECT_ROOT / "params.yaml", environ={})
+    frame = read_table(PROJECT_ROOT / params.data.path)
+    return to_dataset(frame, params.data, class_names(frame, params.data)).features
+
+
+@pytest.fixture(scope="session")
+def bundle(features: pd.DataFrame) -> ModelBundle:
+    """An untrained network behind a fitted preprocessor: enough to test everything but learning."""
+    classes = ["Adelie", "Chinstrap", "Gentoo"]
+    return build_bundle(Preprocessor.fit(features), classes, [16, 8], 0.1)
+
+
+@pytest.fixture(scope="session")
+def exported(bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_bundle(bundle, tmp_path_factory.mktemp("model"), METADATA)
+
+
+@pytest.fixture(scope="session")
+def prediction_log_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs") / "predictions.jsonl"
+
+
+@pytest.fixture(scope="module")
+def server(exported: Path, prediction_log_path: Path) -> Iterator[str]:
+    """A server of the module's own, so each module counts its own requests in /metrics."""
+    with running(create_app(exported, PredictionLog(prediction_log_path))) as url:
+        yield url

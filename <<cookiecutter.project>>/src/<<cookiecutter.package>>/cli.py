@@ -1,37 +1,110 @@
-"""Command line of the pipeline: parses arguments and dispatches; the stages live in their modules.
+"""Command line of the pipeline: parses arguments and dispatches to the stage that runs.
 
-Exit statuses follow the Make contract: validate 1 on bad data; gate 0 promote, 1 reject,
-2 error; drift 0 none, 1 drift, 2 no verdict; every other failure 1 with a one-line reason.
+Each command names the one stage module it needs and imports it only when it runs, so
+`validate` never loads torch and `drift` never loads MLflow; `tests/test_cli.py` holds every
+command to that. Exit statuses follow the Make contract: validate 1 on bad data; gate 0
+promote, 1 reject, 2 error; drift 0 none, 1 drift, 2 no verdict; every other failure 1 with a
+one-line reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from << cookiecutter.package >>.config import Params, load_params
+from << cookiecutter.package >>.paths import Reports
 
-REPORTS_DIR = Path("reports")
+REPORTS = Reports()
+NO_DECISION = 2  # gate and drift: "could not decide" must never read as "reject" or "no drift"
+
+
+Handler = Callable[[ModuleType, Params, argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Command:
+    stage: str  # the module under this package that does the work, imported only when it runs
+    run: Handler  # (stage module, settings, parsed arguments) -> exit status
+    help: str
+
+
+def _expectations(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    print(f"wrote {stage.build_suite(params, args.data)}")
+    return 0
+
+
+def _validate(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    return 0 if stage.run_validation(params, REPORTS, args.data) else 1
+
+
+def _train(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    stage.train(params, REPORTS, resume=args.resume)
+    return 0
+
+
+def _gate(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    report = stage.run_gate(params, REPORTS, args.candidate_version)
+    print(f"gate: {report.decision}: {report.reason}")
+    return report.exit_code
+
+
+def _promote(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    stage.promote(params, REPORTS)
+    return 0
+
+
+def _rollback(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    stage.rollback(params)
+    return 0
+
+
+def _drift(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    return 1 if stage.run_drift(params, REPORTS, args.sample) else 0
+
+
+def _export(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    stage.export_model(params, args.version)
+    return 0
+
+
+def _image(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    engine = stage.detect_engine(args.engine)
+    stage.build_image(Path(), args.name, engine, args.base_image, args.revision, args.source_url, args.build_flags)
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "expectations": Command("validation.suite", _expectations, "rebuild the GX suite from the reference data"),
+    "validate": Command("validation.report", _validate, "run the suite on the training data; record the result"),
+    "train": Command("training.train", _train, "train, log to MLflow and register a candidate"),
+    "gate": Command("promotion.gate", _gate, "score champion (or naive baseline) and candidate; decide"),
+    "promote": Command("promotion.promote", _promote, "move the champion alias to the gated candidate"),
+    "rollback": Command("promotion.promote", _rollback, "swap champion and previous-champion"),
+    "drift": Command("monitoring.drift", _drift, "compare recent inputs with the training data"),
+    "export": Command("packaging.export", _export, "the champion (or --version) as the server's files"),
+    "image": Command("packaging.image", _image, "build the serving image around the exported model"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="<< cookiecutter.project >>", description=__doc__)
+    parser = argparse.ArgumentParser(prog="<< cookiecutter.project >>", description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="settings file")
     commands = parser.add_subparsers(dest="command", required=True)
+    parsers = {name: commands.add_parser(name, help=command.help) for name, command in COMMANDS.items()}
     for name in ("expectations", "validate"):
-        command = commands.add_parser(name)
-        command.add_argument("--data", type=Path, help="data file (default: data.path in params)")
-    commands.add_parser("train").add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    commands.add_parser("gate").add_argument("--candidate-version", help="default: the version in reports/train.json")
-    commands.add_parser("drift").add_argument("--sample", type=Path, help="recent inputs (default: drift.sample_path)")
-    commands.add_parser("promote")
-    commands.add_parser("rollback")
-    export = commands.add_parser("export", help="the champion (or --version) as the server's files in build/model")
-    export.add_argument("--version", help="registered version (default: the champion)")
-    image = commands.add_parser("image", help="build the serving image around build/model")
+        parsers[name].add_argument("--data", type=Path, help="data file (default: data.path in params)")
+    parsers["train"].add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    parsers["gate"].add_argument("--candidate-version", help="default: the version in reports/train.json")
+    parsers["drift"].add_argument("--sample", type=Path, help="recent inputs (default: drift.sample_path)")
+    parsers["export"].add_argument("--version", help="registered version (default: the champion)")
+    image = parsers["image"]
     image.add_argument("--name", required=True, help="image name; the tag is model-<version>")
     image.add_argument("--engine", help="docker or buildah (default: docker if its engine answers, else buildah)")
     image.add_argument("--base-image", help="PYTHON_IMAGE build arg (default: the Dockerfile's)")
@@ -41,88 +114,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# One handler per command; each imports its stage only when run, so `validate` never loads
-# torch and `drift` never loads MLflow.
-def _expectations(params: Params, args: argparse.Namespace) -> int:
-    from << cookiecutter.package >>.expectations import build_suite
-
-    print(f"wrote {build_suite(params, args.data)}")
-    return 0
-
-
-def _validate(params: Params, args: argparse.Namespace) -> int:
-    from << cookiecutter.package >>.validate import run_validation
-
-    return 0 if run_validation(params, args.data, REPORTS_DIR) else 1
-
-
-def _train(params: Params, args: argparse.Namespace) -> int:
-    from << cookiecutter.package >>.train import train
-
-    train(params, resume=args.resume, reports_dir=REPORTS_DIR)
-    return 0
-
-
-def _gate(params: Params, args: argparse.Namespace) -> int:
-    from << cookiecutter.package >>.gate import run_gate
-
-    report = run_gate(params, REPORTS_DIR, args.candidate_version)
-    print(f"gate: {report.decision}: {report.reason}")
-    return report.exit_code
-
-
-def _promote(params: Params, args: argparse.Namespace) -> int:
-    from << cookiecutter.package >>.promote import promote
-
-    promote(params, REPORTS_DIR)
-    return 0
-
-
-def _rollback(params: Params, args: argparse.Namespace) -> int:
-    from << cookiecutter.package >>.promote import rollback
-
-    rollback(params)
-    return 0
-
-
-def _drift(params: Params, args: argparse.Namespace) -> int:
-    from << cookiecutter.package >>.drift import run_drift
-
-    return 1 if run_drift(params, args.sample, REPORTS_DIR) else 0
-
-
-def _export(params: Params, args: argparse.Namespace) -> int:
-    from << cookiecutter.package >>.export import export_model
-
-    export_model(params, args.version)
-    return 0
-
-
-def _image(params: Params, args: argparse.Namespace) -> int:
-    from << cookiecutter.package >>.image import build_image, detect_engine
-
-    engine = detect_engine(args.engine)
-    build_image(Path(), args.name, engine, args.base_image, args.revision, args.source_url, args.build_flags)
-    return 0
-
-
-COMMANDS: dict[str, Callable[[Params, argparse.Namespace], int]] = {
-    "expectations": _expectations,
-    "validate": _validate,
-    "train": _train,
-    "gate": _gate,
-    "promote": _promote,
-    "rollback": _rollback,
-    "drift": _drift,
-    "export": _export,
-    "image": _image,
-}
+def stage_module(command: str) -> str:
+    """The fully qualified module a command imports to do its work."""
+    return f"{__package__}.{COMMANDS[command].stage}"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    command = COMMANDS[args.command]
     try:
-        return COMMANDS[args.command](load_params(args.params), args)
+        params = load_params(args.params)
+        return command.run(importlib.import_module(stage_module(args.command)), params, args)
     except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback for expected failures
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2 if args.command in {"gate", "drift"} else 1  # no decision is not a "reject"/"no drift"
+        return NO_DECISION if args.command in {"gate", "drift"} else 1

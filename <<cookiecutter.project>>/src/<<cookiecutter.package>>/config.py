@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from << cookiecutter.package >>.metrics import METRICS
+from << cookiecutter.package >>.paths import PREDICTION_LOG
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -89,7 +90,7 @@ class GateParams(_Section):
 class DriftParams(_Section):
     """Thresholds: PSI 0.2 is the usual "significant shift" level; see docs/drift.md for the choice."""
 
-    sample_path: Path = Path("logs/predictions.jsonl")
+    sample_path: Path = PREDICTION_LOG
     psi_threshold: float = Field(default=0.2, gt=0)
     ks_threshold: float = Field(default=0.1, gt=0, le=1)
     min_rows: int = Field(default=100, ge=1)

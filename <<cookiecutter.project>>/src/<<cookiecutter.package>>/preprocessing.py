@@ -2,7 +2,7 @@
 
 Fitted on the training split only and saved as JSON next to the weights, so the gate, the
 server and the image apply exactly what training applied. It needs NumPy only (pandas is
-duck-typed), so the serving image carries neither pandas nor torch.
+duck-typed), because the serving image carries this module and neither pandas nor torch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 NUMERIC_KINDS = "iuf"  # NumPy dtype kinds standardised as numbers; bool and text are categories
-PREPROCESSOR_FILE = "preprocessor.json"  # beside the weights (MLflow model) and the ONNX graph (image)
 
 
 @dataclass

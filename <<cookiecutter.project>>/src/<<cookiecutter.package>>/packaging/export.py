@@ -1,0 +1,110 @@
+"""`make export`: a registered model version as the serving runtime's files, checked against torch.
+
+Writes `model.onnx` (network + softmax), `preprocessor.json` and `metadata.json` (name, version,
+run id, classes) into one directory, the model part of the image's build context; the image is
+then immutable per model version. The version is read from its bundle's data files with this
+checkout's code, and the export is refused unless ONNX Runtime reproduces the torch
+probabilities on the project's data (max absolute difference <= PARITY_TOLERANCE).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from << cookiecutter.package >>.config import Params
+from << cookiecutter.package >>.data import class_names, read_table, to_dataset
+from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR, MODEL_FILE, PREPROCESSOR_FILE
+from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, load_bundle
+from << cookiecutter.package >>.serving.runtime import INPUT_NAME, OUTPUT_NAME, ServedModel
+from << cookiecutter.package >>.tracking import connect
+from << cookiecutter.package >>.training.model import ModelBundle
+
+PARITY_TOLERANCE = 1e-5
+
+
+class ExportError(RuntimeError):
+    """The model cannot be exported, or the export does not predict what the model predicts."""
+
+
+class _Probabilities(nn.Module):
+    """The network followed by the softmax that `ModelBundle.predict_proba` applies."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.network(inputs).float(), dim=1)
+
+
+def export_bundle(bundle: ModelBundle, directory: Path, metadata: dict[str, Any]) -> Path:
+    """Write the serving files of `bundle` into a fresh `directory` (any previous content goes)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    module = _Probabilities(bundle.network.to("cpu")).eval()
+    example = torch.zeros(2, bundle.preprocessor.width)
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():  # the exporter's chatter is about torch internals, not this model
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                verbose=False,
+            )
+    finally:
+        exporter_log.setLevel(level)
+    program.save(str(directory / MODEL_FILE))
+    (directory / PREPROCESSOR_FILE).write_text(bundle.preprocessor.to_json())
+    (directory / METADATA_FILE).write_text(json.dumps({**metadata, "classes": bundle.classes}, indent=2) + "\n")
+    return directory
+
+
+def parity(bundle: ModelBundle, directory: Path, features: Any) -> float:
+    """Max absolute difference between torch's and ONNX Runtime's probabilities on `features`."""
+    expected = bundle.predict_proba(features)
+    actual = ServedModel.load(directory).predict_proba(features)
+    return float(abs(expected - actual).max())
+
+
+def export_model(params: Params, version: str | None = None, directory: Path = MODEL_DIR) -> None:
+    """Export `version` of the configured model (default: the champion) into `directory`."""
+    name = params.model.name
+    client = connect(params)
+    version = version or alias_version(client, name, CHAMPION)
+    if version is None:
+        raise ExportError(f"model {name!r} has no {CHAMPION!r}: run `make promote` first, or pass MODEL_VERSION=")
+    registered = client.get_model_version(name, version)
+    bundle = load_bundle(client, name, version)
+    metadata = {"model_name": name, "model_version": str(version), "run_id": registered.run_id}
+    frame = read_table(params.data.path)
+    features = to_dataset(frame, params.data, class_names(frame, params.data)).features
+    # Build beside the target and swap in only after the parity check: whatever fails on the
+    # way, `make image` never finds a half-written or unchecked model in `directory`.
+    staging = directory.with_name(f".{directory.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        export_bundle(bundle, staging, metadata)
+        difference = parity(bundle, staging, features)
+        print(f"ONNX vs torch on {len(features)} rows: max |probability difference| = {difference:.2e}")
+        if not difference <= PARITY_TOLERANCE:
+            raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e} (> {PARITY_TOLERANCE})")
+        shutil.rmtree(directory, ignore_errors=True)
+        staging.rename(directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"exported {name} version {version} (run {registered.run_id}) to {directory}")

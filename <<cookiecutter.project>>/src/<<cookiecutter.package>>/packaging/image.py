@@ -1,0 +1,147 @@
+"""`make image`: build, size and run the serving image with the container engine this machine has.
+
+A reachable Docker engine gets `docker build` (BuildKit, as in CI); otherwise buildah builds
+(`buildah bud`, no daemon; this is how the template's own tests build). The model's identity
+from the exported `metadata.json` becomes build args, hence OCI labels, and the tag
+`NAME:model-<version>`, so one tag is one model version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR
+
+ENGINES = ("docker", "buildah")
+CONTAINER_PORT = 8080
+UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}  # buildah prints decimal units
+
+
+class ImageError(RuntimeError):
+    """No usable container engine, or the engine failed."""
+
+
+def _docker_running() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "info"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def detect_engine(preferred: str | None = None) -> str:
+    """`preferred` if given, else docker when its engine answers, else buildah."""
+    if preferred:
+        if preferred not in ENGINES:
+            raise ImageError(f"unknown container engine {preferred!r}; use one of {', '.join(ENGINES)}")
+        return preferred
+    if _docker_running():
+        return "docker"
+    if shutil.which("buildah"):
+        return "buildah"
+    raise ImageError("no container engine: start Docker, or install buildah (apt-get install buildah)")
+
+
+def model_metadata(context: Path) -> dict:
+    """What `make export` wrote about the model the image will carry."""
+    path = context / MODEL_DIR / METADATA_FILE
+    if not path.is_file():
+        raise ImageError(f"{path} missing: run `make export` first")
+    return json.loads(path.read_text())
+
+
+def image_tag(name: str, context: Path) -> str:
+    return f"{name}:model-{model_metadata(context)['model_version']}"
+
+
+def build_image(
+    context: Path,
+    name: str,
+    engine: str,
+    base_image: str | None = None,
+    revision: str = "unknown",
+    source_url: str = "",
+    extra_flags: list[str] | None = None,
+) -> str:
+    """Build the `serve` target of `context`/Dockerfile around the exported model; return the tag."""
+    metadata = model_metadata(context)
+    tag = image_tag(name, context)
+    build_args = {
+        "MODEL_NAME": metadata["model_name"],
+        "MODEL_VERSION": metadata["model_version"],
+        "MODEL_RUN_ID": metadata["run_id"],
+        "GIT_SHA": revision,
+        "SOURCE_URL": source_url,
+        **({"PYTHON_IMAGE": base_image} if base_image else {}),
+    }
+    # buildah writes OCI images by default, which drop HEALTHCHECK; the docker format keeps it
+    command = ["docker", "build"] if engine == "docker" else ["buildah", "bud", "--format", "docker", "--layers"]
+    command += ["--target", "serve", "--tag", tag, "--file", str(context / "Dockerfile")]
+    command += [flag for key, value in build_args.items() for flag in ("--build-arg", f"{key}={value}")]
+    command += [*(extra_flags or []), str(context)]
+    print("+", " ".join(command), flush=True)
+    if subprocess.run(command, check=False).returncode != 0:
+        raise ImageError(f"{engine} could not build {tag} (output above)")
+    print(f"built {tag} with {engine}")
+    return tag
+
+
+def _output(command: list[str]) -> str:
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def parse_size(text: str) -> int:
+    """Bytes from buildah's human-readable size ("307 MB")."""
+    match = re.fullmatch(r"([\d.]+)\s*([kKmMgGtT]?)B?", text.strip())
+    if not match:
+        raise ImageError(f"cannot read an image size from {text!r}")
+    return round(float(match[1]) * UNITS[match[2].lower()])
+
+
+def image_size(engine: str, image: str) -> int:
+    """Uncompressed size in bytes (buildah reports 3 significant digits)."""
+    if engine == "buildah":
+        return parse_size(_output(["buildah", "images", "--format", "{{.Size}}", image]).split("\n")[0])
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode:
+        subprocess.run(["docker", "pull", "--quiet", image], check=True)  # BuildKit keeps base images out of the store
+    return int(_output(["docker", "image", "inspect", "--format", "{{.Size}}", image]))
+
+
+def image_config(engine: str, image: str) -> dict:
+    """The image's Docker-format config: Labels, Entrypoint, Cmd, User, Healthcheck, ..."""
+    if engine == "buildah":
+        return json.loads(_output(["buildah", "inspect", "--type", "image", image]))["Docker"]["config"]
+    return json.loads(_output(["docker", "image", "inspect", image]))[0]["Config"]
+
+
+@contextmanager
+def running(engine: str, image: str, port: int) -> Iterator[subprocess.Popen]:
+    """Run the image's server on 127.0.0.1:`port` until the block ends.
+
+    docker publishes the container port on loopback; buildah runs the entry point in a working
+    container that shares the host's network, so the server itself binds loopback.
+    """
+    container = None
+    if engine == "buildah":
+        entrypoint = image_config(engine, image)["Entrypoint"]
+        container = _output(["buildah", "from", image]).strip()
+        command = ["buildah", "run", container, "--", *entrypoint, "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        command = ["docker", "run", "--rm", "--publish", f"127.0.0.1:{port}:{CONTAINER_PORT}", image]
+    process = subprocess.Popen(command, start_new_session=True)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if container:
+            subprocess.run(["buildah", "rm", container], capture_output=True, check=False)

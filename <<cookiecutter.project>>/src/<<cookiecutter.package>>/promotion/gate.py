@@ -1,0 +1,175 @@
+"""`make gate`: decide whether the candidate may replace the champion. Fails closed.
+
+Champion (or, before there is one, a naive class-prior baseline) and candidate are scored
+here, in one process, on the frozen evaluation set whose hash must match the one recorded
+at training. Both are loaded from their bundle's data files with this checkout's code. Any
+doubt (server down, hash mismatch, missing model or metric) is `error`, which blocks
+promotion exactly like `reject`. The rule itself is in `rule.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from << cookiecutter.package >>.config import Params
+from << cookiecutter.package >>.data import class_names, frame_sha256, read_table, split, to_dataset
+from << cookiecutter.package >>.metrics import METRICS
+from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, load_bundle
+from << cookiecutter.package >>.promotion.report import GateReport, redact
+from << cookiecutter.package >>.promotion.rule import meets_requirement, paired_bootstrap, required_value
+from << cookiecutter.package >>.tracking import connect
+
+
+class GateError(RuntimeError):
+    """The gate cannot decide; the pipeline must stop."""
+
+
+def _candidate_version(params: Params, reports: Reports) -> str:
+    if not reports.train.is_file():
+        raise GateError(f"{reports.train} missing: run `make train` first (or pass --candidate-version)")
+    report = json.loads(reports.train.read_text())
+    if report.get("model_name") != params.model.name:
+        raise GateError(f"{reports.train} is for model {report.get('model_name')!r}, not {params.model.name!r}")
+    return str(report["model_version"])
+
+
+def _naive_proba(train_labels: np.ndarray, n_classes: int, n_rows: int) -> np.ndarray:
+    """Class priors of the training split: majority-class predictions, calibrated probabilities."""
+    priors = np.bincount(train_labels, minlength=n_classes) / len(train_labels)
+    return np.tile(priors, (n_rows, 1))
+
+
+def _registered_proba(
+    client: MlflowClient, name: str, version: str, features: pd.DataFrame, classes: list[str]
+) -> np.ndarray:
+    """Class probabilities of a registered version, columns in the order of `classes`.
+
+    A class the model never saw gets probability 0, so models trained on different label
+    sets are still compared on the same columns.
+    """
+    bundle = load_bundle(client, name, version)
+    proba = bundle.predict_proba(features)
+    column = {label: position for position, label in enumerate(bundle.classes)}
+    aligned = np.zeros((len(features), len(classes)))
+    for position, label in enumerate(classes):
+        if label in column:
+            aligned[:, position] = proba[:, column[label]]
+    return aligned
+
+
+def evaluate_gate(params: Params, reports: Reports, candidate_version: str | None = None) -> GateReport:
+    """Score and decide; raises on anything that prevents a sound decision."""
+    settings, name = params.gate, params.model.name
+    metric = METRICS[settings.metric]
+    candidate_version = candidate_version or _candidate_version(params, reports)
+
+    frame = read_table(params.data.path)
+    classes = class_names(frame, params.data)
+    train_frame, eval_frame = split(frame, params.data)
+    evaluation = to_dataset(eval_frame, params.data, classes)
+    eval_hash = frame_sha256(eval_frame)
+
+    client = connect(params)
+    candidate = client.get_model_version(name, candidate_version)
+    trained_on = (candidate.tags or {}).get("eval_data_hash")
+    if trained_on != eval_hash:
+        raise GateError(
+            f"eval set hash mismatch: version {candidate_version} recorded {trained_on}, "
+            f"the data now gives {eval_hash}; retrain on the current data"
+        )
+    champion = alias_version(client, name, CHAMPION)
+    report = GateReport(
+        decision="reject",
+        reason="",
+        model_name=name,
+        metric=metric.name,
+        greater_is_better=metric.greater_is_better,
+        mode=settings.mode,
+        min_improvement=settings.min_improvement,
+        candidate_version=candidate_version,
+        baseline_kind="champion" if champion else "naive",
+        baseline_version=champion,
+        confidence=settings.confidence,
+        require_significance=settings.require_significance,
+        eval_data_hash=eval_hash,
+        eval_rows=len(evaluation.labels),
+    )
+    if champion == candidate_version:
+        report.reason = f"version {candidate_version} already is the champion"
+        return report
+
+    candidate_proba = _registered_proba(client, name, candidate_version, evaluation.features, classes)
+    if champion:
+        baseline_proba = _registered_proba(client, name, champion, evaluation.features, classes)
+    else:
+        train_labels = to_dataset(train_frame, params.data, classes).labels
+        baseline_proba = _naive_proba(train_labels, len(classes), len(evaluation.labels))
+
+    report.candidate_value = metric.compute(evaluation.labels, candidate_proba)
+    report.baseline_value = metric.compute(evaluation.labels, baseline_proba)
+    if not all(np.isfinite([report.candidate_value, report.baseline_value])):
+        raise GateError(f"{metric.name} is not finite: {report.candidate_value} vs {report.baseline_value}")
+    report.required_value = required_value(
+        report.baseline_value, settings.min_improvement, settings.mode, metric.greater_is_better
+    )
+    interval = paired_bootstrap(
+        metric, evaluation.labels, candidate_proba, baseline_proba,
+        settings.bootstrap_samples, settings.confidence, settings.seed,
+    )  # fmt: skip
+    report.ci_low, report.ci_high = interval.low, interval.high
+
+    beats = meets_requirement(
+        report.candidate_value, report.baseline_value, settings.min_improvement, settings.mode, metric.greater_is_better
+    )
+    significant = interval.low > 0
+    required = f"the required {'>=' if metric.greater_is_better else '<='} {report.required_value:.4f}"
+    verdict = "meets" if beats else "misses"
+    report.reason = f"{metric.name} {report.candidate_value:.4f} {verdict} {required}"
+    if beats and settings.require_significance and not significant:
+        report.reason = f"improvement CI [{interval.low:.4f}, {interval.high:.4f}] includes 0 (require_significance)"
+    elif beats:
+        report.decision = "promote"
+    _record(client, report)
+    return report
+
+
+def _record(client: MlflowClient, report: GateReport) -> None:
+    """Leave the decision on the model versions, so the registry alone explains every alias move."""
+    tags = {
+        "gate.decision": report.decision,
+        "gate.metric": report.metric,
+        "gate.candidate_value": f"{report.candidate_value:.6f}",
+        "gate.baseline_kind": report.baseline_kind,
+        "gate.baseline_version": report.baseline_version or "",
+        "gate.baseline_value": f"{report.baseline_value:.6f}",
+        "gate.eval_data_hash": report.eval_data_hash,
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(report.model_name, report.candidate_version, key, value)
+    if report.baseline_version:
+        client.set_model_version_tag(
+            report.model_name, report.baseline_version, "gate.rescored_eval_data_hash", report.eval_data_hash
+        )
+
+
+def run_gate(params: Params, reports: Reports, candidate_version: str | None = None) -> GateReport:
+    """Decide, write the gate's reports, and never let an exception look like a pass."""
+    try:
+        report = evaluate_gate(params, reports, candidate_version)
+    except Exception as error:  # noqa: BLE001 - every failure must become a recorded `error` decision
+        traceback.print_exc()
+        report = GateReport(
+            decision="error",
+            reason=redact(f"{type(error).__name__}: {error}"),  # gate.json is uploaded as an artifact
+            model_name=params.model.name,
+            metric=params.gate.metric,
+            candidate_version=candidate_version,
+        )
+    report.write(reports)
+    return report

@@ -1,0 +1,69 @@
+"""What the pipeline reads from the model registry, with "absent" told apart from "broken".
+
+A missing champion is a normal state (first model: compare with the naive baseline); an
+unreachable server is not, and must reach the caller as an error so the gate fails closed.
+A version is read as data only: its bundle's files, loaded by this checkout's code.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from << cookiecutter.package >>.paths import REGISTERED_BUNDLE
+
+if TYPE_CHECKING:
+    from << cookiecutter.package >>.training.model import ModelBundle
+
+CHAMPION = "champion"
+PREVIOUS_CHAMPION = "previous-champion"
+
+
+class RegistryError(RuntimeError):
+    """The tracking server or registry cannot answer; the pipeline must stop, not guess."""
+
+
+def is_absent(error: MlflowException) -> bool:
+    return error.error_code == "RESOURCE_DOES_NOT_EXIST" or (
+        error.error_code == "INVALID_PARAMETER_VALUE" and "not found" in str(error)
+    )
+
+
+def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:
+    """The version an alias points to, or None when the model or alias does not exist yet."""
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException as error:
+        if is_absent(error):
+            return None
+        raise RegistryError(f"cannot read alias {alias!r} of model {model_name!r}: {error}") from error
+
+
+def download_bundle(client: MlflowClient, model_name: str, version: str, destination: Path) -> Path:
+    """The data files of a registered version's bundle (weights, architecture, preprocessor).
+
+    Only data is fetched: the pyfunc code logged beside it is never imported, so whoever can
+    write a version's artifacts cannot run code in the jobs that gate, promote or export it.
+    Versions logged by earlier layouts of this package keep the same files and load the same way.
+    """
+    uri = f"models:/{model_name}/{version}/{REGISTERED_BUNDLE}"
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=str(destination), tracking_uri=client.tracking_uri
+        )
+    except MlflowException as error:
+        raise RegistryError(f"cannot download the bundle of {model_name!r} version {version}: {error}") from error
+    return Path(local)
+
+
+def load_bundle(client: MlflowClient, model_name: str, version: str) -> ModelBundle:
+    """A registered version as a model this checkout can score (see `download_bundle`)."""
+    from << cookiecutter.package >>.training.model import ModelBundle  # torch only where a model is loaded
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return ModelBundle.load(download_bundle(client, model_name, version, Path(scratch)))

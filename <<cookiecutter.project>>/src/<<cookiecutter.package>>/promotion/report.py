@@ -1,0 +1,91 @@
+"""The gate's decision as a record: JSON for machines (CI reads `decision`), Markdown for the
+reviewer (the step summary and the pull-request comment, which may be public)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, fields
+
+from << cookiecutter.package >>.paths import Reports
+
+EXIT_CODES = {"promote": 0, "reject": 1, "error": 2}
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
+
+
+@dataclass
+class GateReport:
+    decision: str
+    reason: str
+    model_name: str
+    metric: str
+    greater_is_better: bool | None = None
+    mode: str | None = None
+    min_improvement: float | None = None
+    candidate_version: str | None = None
+    candidate_value: float | None = None
+    baseline_kind: str | None = None
+    baseline_version: str | None = None
+    baseline_value: float | None = None
+    required_value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence: float | None = None
+    require_significance: bool | None = None
+    eval_data_hash: str | None = None
+    eval_rows: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.decision]
+
+    @classmethod
+    def read(cls, reports: Reports) -> GateReport | None:
+        """The last decision written to `reports`, or None when the gate has not run; ValueError
+        when the file is not a gate report."""
+        if not reports.gate.is_file():
+            return None
+        raw = json.loads(reports.gate.read_text())
+        known = {field.name for field in fields(cls)}
+        try:
+            return cls(**{key: value for key, value in raw.items() if key in known})
+        except TypeError as error:
+            raise ValueError(f"{reports.gate} is not a gate report ({error}): run `make gate` again") from None
+
+    def write(self, reports: Reports) -> None:
+        reports.write(reports.gate, json.dumps(asdict(self), indent=2) + "\n")
+        reports.write(reports.gate_markdown, render_markdown(self))
+
+
+def redact(text: str) -> str:
+    """Tracking-server URLs (hosts, credentials) out of what is posted where others read it."""
+    return _URL.sub("<url>", text)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def render_markdown(report: GateReport) -> str:
+    """The table a reviewer reads in the PR; URLs are redacted (the comment may be public)."""
+    icon = {"promote": "✅", "reject": "❌", "error": "⛔"}[report.decision]
+    champion = report.baseline_kind == "champion"
+    baseline = f"champion v{report.baseline_version}" if champion else (report.baseline_kind or "n/a")
+    direction = {True: "higher is better", False: "lower is better", None: "n/a"}[report.greater_is_better]
+    margin = f"{report.mode} {report.min_improvement:g}" if report.min_improvement is not None else "n/a"
+    rows = [
+        ("Decision", f"{icon} **{report.decision}**: {redact(report.reason)}"),
+        ("Metric", f"`{report.metric}` ({direction})"),
+        ("Candidate", f"v{report.candidate_version}: {_fmt(report.candidate_value)}"),
+        ("Baseline", f"{baseline}: {_fmt(report.baseline_value)}"),
+        ("Required", f"{_fmt(report.required_value)} (margin: {margin})"),
+        (
+            f"Improvement CI ({(report.confidence or 0) * 100:.0f} %)",
+            f"[{_fmt(report.ci_low)}, {_fmt(report.ci_high)}]"
+            + (" (must exclude 0)" if report.require_significance else ""),
+        ),
+        ("Eval set", f"{report.eval_rows} rows, sha256 `{(report.eval_data_hash or 'n/a')[:12]}`"),
+    ]
+    lines = [f"### Promotion gate: `{report.model_name}`", "", "| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,138 @@
+"""The serving runtime: an exported model (ONNX graph + preprocessor + metadata, written by
+`packaging/export.py`) behind one `predict` call that checks its input first.
+
+Imports NumPy and ONNX Runtime only, because the serving image has neither torch nor MLflow
+nor pandas. Every way a request can be wrong raises `InvalidInput`, whose errors name the
+record and the field; the HTTP layer (`app.py`) turns it into a 422.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_FILE, PREPROCESSOR_FILE
+from << cookiecutter.package >>.preprocessing import Preprocessor
+
+INPUT_NAME, OUTPUT_NAME = "features", "probabilities"
+MAX_RECORDS = 1000  # per request: bounds the memory and time one request can take
+MAX_ERRORS = 20  # per response: enough to fix a payload, short enough to read
+
+
+class InvalidInput(ValueError):
+    """The request does not match the model's inputs; `errors` say where and why."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(_describe(error) for error in errors))
+        self.errors = errors
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in ("records", error.get("record"), error.get("field")) if part is not None)
+    return f"{where}: {error['message']}"
+
+
+def _error(message: str, record: int | None = None, field: str | None = None) -> dict[str, Any]:
+    return {"record": record, "field": field, "message": message}
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _check_number(value: object) -> str | None:
+    # abs() first: math.isfinite overflows on integers beyond float range (e.g. 10**400)
+    if value is None or (type(value) in (int, float) and abs(value) <= sys.float_info.max and math.isfinite(value)):
+        return None
+    return f"expected a finite number or null, got {_show(value)}"
+
+
+def _check_category(value: object) -> str | None:
+    if value is None or isinstance(value, str | bool):
+        return None
+    return f"expected a string or null, got {_show(value)}"
+
+
+def _records(payload: object) -> list:
+    """A JSON list of records, or MLflow's scoring format {"dataframe_records": [...]}."""
+    if isinstance(payload, dict) and set(payload) == {"dataframe_records"}:
+        payload = payload["dataframe_records"]
+    if not isinstance(payload, list) or not payload:
+        raise InvalidInput([_error('expected a non-empty JSON list of records, or {"dataframe_records": [...]}')])
+    if len(payload) > MAX_RECORDS:
+        raise InvalidInput([_error(f"{len(payload)} records in one request; the limit is {MAX_RECORDS}")])
+    return payload
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    session: ort.InferenceSession
+    preprocessor: Preprocessor
+    metadata: dict[str, Any]
+
+    @classmethod
+    def load(cls, directory: Path) -> ServedModel:
+        """One inference thread: single-row requests are latency-bound, and threads would fight
+        the event loop and the other replicas for cores."""
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        preprocessor = Preprocessor.from_json((directory / PREPROCESSOR_FILE).read_text())
+        return cls(session, preprocessor, json.loads((directory / METADATA_FILE).read_text()))
+
+    @property
+    def classes(self) -> list[str]:
+        return self.metadata["classes"]
+
+    def predict_proba(self, features: Any) -> np.ndarray:
+        """Class probabilities for a DataFrame or a {column: values} mapping (columns in `classes` order)."""
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: self.preprocessor.transform(features)})[0]
+
+    @cached_property
+    def schema(self) -> dict[str, Callable[[object], str | None]]:
+        """The model's inputs, each with the check of one value: the preprocessor's columns."""
+        checks = {column: _check_number for column in self.preprocessor.numeric}
+        return checks | {column: _check_category for column in self.preprocessor.categorical}
+
+    def columns(self, payload: object) -> dict[str, list]:
+        """The request as {column: values}, or InvalidInput naming every bad record and field."""
+        records = _records(payload)
+        checks = self.schema
+        errors = []
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                errors.append(_error(f"expected an object of features, got {_show(record)}", index))
+                continue
+            errors += [_error("required field is missing", index, column) for column in checks if column not in record]
+            errors += [_error("unknown field", index, column) for column in record if column not in checks]
+            for column, check in checks.items():
+                problem = check(record.get(column))
+                if problem:
+                    errors.append(_error(problem, index, column))
+            if len(errors) >= MAX_ERRORS:
+                break
+        if errors:
+            raise InvalidInput(errors[:MAX_ERRORS])
+        return {column: [record[column] for record in records] for column in self.preprocessor.columns}
+
+    def predict_columns(self, columns: dict[str, list]) -> dict[str, Any]:
+        """Labels and probabilities for an already checked batch ({column: values})."""
+        proba = self.predict_proba(columns)
+        return {
+            "model_name": self.metadata["model_name"],
+            "model_version": self.metadata["model_version"],
+            "classes": self.classes,
+            "predictions": [self.classes[index] for index in proba.argmax(axis=1)],
+            "probabilities": proba.tolist(),
+        }

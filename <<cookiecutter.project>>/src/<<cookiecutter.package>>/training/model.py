@@ -1,0 +1,87 @@
+"""The tabular model: the JSON-serialisable preprocessor (`preprocessing.py`) in front of a
+small torch MLP, saved and loaded together so that every consumer predicts the same way.
+
+A saved bundle is data only (weights, architecture JSON, preprocessor JSON): the gate and the
+export load it with this checkout's code, never with code stored beside it in the registry.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from << cookiecutter.package >>.paths import PREPROCESSOR_FILE
+from << cookiecutter.package >>.preprocessing import Preprocessor
+
+WEIGHTS_FILE, ARCHITECTURE_FILE = "weights.pt", "model.json"
+
+
+class TabularMLP(nn.Module):
+    """Feed-forward classifier returning logits."""
+
+    def __init__(self, in_features: int, hidden_sizes: list[int], n_classes: int, dropout: float) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = in_features
+        for hidden in hidden_sizes:
+            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        layers.append(nn.Linear(width, n_classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.layers(inputs)
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """Everything needed to predict: preprocessing, architecture, weights and class names."""
+
+    preprocessor: Preprocessor
+    network: TabularMLP
+    classes: list[str]
+    architecture: dict
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, on whatever device the network is (training evaluates on the GPU)."""
+        was_training = self.network.training
+        self.network.eval()
+        device = next(self.network.parameters()).device
+        with torch.no_grad():
+            inputs = torch.from_numpy(self.preprocessor.transform(features)).to(device)
+            proba = torch.softmax(self.network(inputs).float(), dim=1).cpu().numpy()
+        self.network.train(was_training)
+        return proba
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / PREPROCESSOR_FILE).write_text(self.preprocessor.to_json())
+        (directory / ARCHITECTURE_FILE).write_text(json.dumps({"classes": self.classes, **self.architecture}, indent=2))
+        torch.save(self.network.state_dict(), directory / WEIGHTS_FILE)
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelBundle:
+        preprocessor = Preprocessor.from_json((directory / PREPROCESSOR_FILE).read_text())
+        spec = json.loads((directory / ARCHITECTURE_FILE).read_text())
+        classes = spec.pop("classes")
+        network = TabularMLP(**spec)
+        network.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+        return cls(preprocessor, network.eval(), classes, spec)
+
+
+def build_bundle(
+    preprocessor: Preprocessor, classes: list[str], hidden_sizes: list[int], dropout: float
+) -> ModelBundle:
+    architecture = {
+        "in_features": preprocessor.width,
+        "hidden_sizes": list(hidden_sizes),
+        "n_classes": len(classes),
+        "dropout": dropout,
+    }
+    return ModelBundle(preprocessor, TabularMLP(**architecture), classes, architecture)

@@ -1,0 +1,73 @@
+"""Helpers the serving and monitoring tests share: run the app for real, call it, build payloads."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import uvicorn
+from starlette.applications import Starlette
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+METADATA = {"model_name": "test-model", "model_version": "7", "run_id": "abc"}  # of the test export
+
+
+@contextmanager
+def running(app: Starlette) -> Iterator[str]:
+    """The real server (uvicorn + the app) on a free loopback port, in a thread; yields its URL."""
+    app_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=app_server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not app_server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    port = app_server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    app_server.should_exit = True
+    thread.join(timeout=10)
+
+
+def records(features: pd.DataFrame, rows: int) -> list[dict]:
+    """The first `rows` rows as JSON records; a missing value is null."""
+    frame = features.head(rows).astype(object)
+    return frame.where(frame.notna(), None).to_dict(orient="records")
+
+
+def call(url: str, payload: object | None = None) -> tuple[int, str]:
+    """GET `url`, or POST `payload` (JSON, or raw bytes) to it; (status, body) even for errors."""
+    data = None if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+_PROBE = """
+import importlib, json, sys
+for module in sys.argv[1:]:
+    importlib.import_module(module)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def loaded_after_import(*modules: str) -> set[str]:
+    """Every module a fresh interpreter holds after importing `modules` (this checkout's src first)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *modules],
+        cwd=PROJECT_ROOT,
+        env={"PYTHONPATH": str(PROJECT_ROOT / "src"), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(result.stdout))

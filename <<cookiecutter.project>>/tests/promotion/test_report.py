@@ -1,0 +1,38 @@
+"""The gate's report: what a reviewer reads, with nothing in it that may not be public."""
+
+import pytest
+
+from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.promotion.report import GateReport, redact, render_markdown
+
+
+def test_reports_posted_on_pull_requests_carry_no_server_urls():
+    assert (
+        redact("ConnectionError: http://user:secret@mlflow.internal:5000/api failed") == "ConnectionError: <url> failed"
+    )
+
+
+def test_report_round_trips_and_renders_the_decision(tmp_path):
+    report = GateReport(
+        decision="reject", reason="accuracy 0.8000 misses the required >= 0.8160", model_name="m", metric="accuracy",
+        greater_is_better=True, mode="relative", min_improvement=0.02, candidate_version="2", candidate_value=0.8,
+        baseline_kind="champion", baseline_version="1", baseline_value=0.8, required_value=0.816,
+    )  # fmt: skip
+    reports = Reports(tmp_path)
+    report.write(reports)
+    assert GateReport.read(reports) == report
+    markdown = reports.gate_markdown.read_text()
+    assert markdown == render_markdown(report)
+    assert (
+        "❌ **reject**" in markdown
+        and "champion v1: 0.8000" in markdown
+        and "0.8160 (margin: relative 0.02)" in markdown
+    )
+
+
+def test_a_file_that_is_not_a_gate_report_is_named(tmp_path):
+    reports = Reports(tmp_path)
+    assert GateReport.read(reports) is None
+    reports.write(reports.gate, '{"decision": "promote"}')
+    with pytest.raises(ValueError, match="not a gate report"):
+        GateReport.read(reports)

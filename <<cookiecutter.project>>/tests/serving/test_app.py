@@ -1,0 +1,69 @@
+"""The HTTP app for real (uvicorn on loopback): predictions, refused input, metrics, the prediction log."""
+
+import json
+from pathlib import Path
+
+from << cookiecutter.package >>.monitoring.prediction_log import PredictionLog
+from << cookiecutter.package >>.serving.app import create_app
+from tests.helpers import call, records, running
+
+
+def test_server_predicts_checks_input_and_counts(server, features):
+    status, body = call(f"{server}/health")
+    assert (status, json.loads(body)) == (200, {"status": "ready", "model_name": "test-model", "model_version": "7"})
+    status, body = call(f"{server}/predict", records(features, 3))
+    assert status == 200
+    result = json.loads(body)
+    assert len(result["predictions"]) == len(result["probabilities"]) == 3
+    assert result["model_version"] == "7"
+
+    missing = {key: value for key, value in records(features, 1)[0].items() if key != "island"}
+    for payload in ([missing], {"records": []}, b"not json", [{}] * 1001):
+        status, body = call(f"{server}/predict", payload)
+        assert status == 422, body
+    assert json.loads(call(f"{server}/predict", [missing])[1])["detail"][0]["field"] == "island"
+
+    status, metrics = call(f"{server}/metrics")
+    assert status == 200
+    assert 'http_requests_total{path="/predict",status="200"} 1.0' in metrics
+    assert 'http_requests_total{path="/predict",status="422"} 5.0' in metrics
+    counted = sum(
+        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("model_predictions_total{")
+    )
+    assert counted == 3
+    assert 'model_info{model_name="test-model",model_version="7",run_id="abc"} 1.0' in metrics
+
+
+def test_checked_requests_are_logged_for_the_drift_check(server, features, prediction_log_path):
+    before = len(prediction_log_path.read_text().splitlines()) if prediction_log_path.exists() else 0
+    status, body = call(f"{server}/predict", records(features, 4))
+    assert status == 200
+    assert call(f"{server}/predict", [{"island": "Biscoe"}])[0] == 422  # refused input is not logged
+    lines = [json.loads(line) for line in prediction_log_path.read_text().splitlines()[before:]]
+    assert [line["prediction"] for line in lines] == json.loads(body)["predictions"]
+    assert set(lines[0]["features"]) == set(features.columns)
+    assert lines[0]["model_version"] == "7"
+
+
+def test_hostile_bodies_get_422_and_the_server_stays_up(server, features):
+    record = records(features, 1)[0]
+    hostile = [
+        [{**record, "bill_length_mm": 10**400}],  # beyond float range
+        b"\xff\xfe not utf-8",
+        b"[" * 100_000,  # nested past the parser's recursion limit
+        b"[" + b'"x",' * 1_500_000 + b'"x"]',  # over the body size limit
+    ]
+    for payload in hostile:
+        status, body = call(f"{server}/predict", payload)
+        assert status == 422, body[:200]
+    assert call(f"{server}/health")[0] == 200
+
+
+def test_a_failing_prediction_log_does_not_fail_the_request(exported, features):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    with running(create_app(exported, PredictionLog(Path("/dev/full")))) as url:
+        status, _ = call(f"{url}/predict", records(features, 2))
+        metrics = call(f"{url}/metrics")[1]
+    assert status == 200
+    assert "prediction_log_failures_total 1.0" in metrics
+    assert 'http_requests_total{path="/predict",status="200"} 1.0' in metrics

@@ -1,10 +1,8 @@
 """The promotion rule and its confidence interval: pure functions, unit-tested at the boundary.
 
-Relative mode follows MLflow's `MetricThreshold(min_relative_change=...)`: a greater-is-better
-candidate must reach `baseline + m * |baseline|`. Absolute mode adds `m` itself (metric
-units, e.g. 0.02 = two percentage points of accuracy). Lower-is-better metrics mirror both.
-A value equal to the required one passes; float noise (0.8 * 1.02 = 0.8160000000000001)
-does not decide.
+The rule is stated in README.md > "The promotion gate"; this is its implementation. Equality
+is judged with a small tolerance, so float noise (0.8 * 1.02 = 0.8160000000000001) never
+decides a boundary case.
 """
 
 from __future__ import annotations

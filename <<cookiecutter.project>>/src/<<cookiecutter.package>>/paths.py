@@ -23,54 +23,32 @@ PREPROCESSOR_FILE = "preprocessor.json"
 REGISTERED_BUNDLE = "artifacts/bundle"
 
 
+class _Report:
+    """One report file of a `Reports` directory: `reports.gate` is `reports.directory / "gate.json"`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, reports: Reports | None, owner: type) -> Path:
+        return Path(self.name) if reports is None else reports.directory / self.name
+
+
 @dataclass(frozen=True)
 class Reports:
     """The machine-readable results of each stage, in one directory (`reports/` unless told)."""
 
     directory: Path = Path("reports")
 
-    def _file(self, name: str) -> Path:
-        return self.directory / name
-
-    @property
-    def validation(self) -> Path:
-        return self._file("validation.json")
-
-    @property
-    def train(self) -> Path:
-        return self._file("train.json")
-
-    @property
-    def gate(self) -> Path:
-        return self._file("gate.json")
-
-    @property
-    def gate_markdown(self) -> Path:
-        return self._file("gate.md")
-
-    @property
-    def promotion(self) -> Path:
-        return self._file("promote.json")
-
-    @property
-    def drift(self) -> Path:
-        return self._file("drift.json")
-
-    @property
-    def drift_markdown(self) -> Path:
-        return self._file("drift.md")
-
-    @property
-    def drift_metrics(self) -> Path:
-        return self._file("drift.prom")
-
-    @property
-    def bench(self) -> Path:
-        return self._file("bench.json")
-
-    @property
-    def serve_bench(self) -> Path:
-        return self._file("serve_bench.json")
+    validation = _Report("validation.json")
+    train = _Report("train.json")
+    gate = _Report("gate.json")
+    gate_markdown = _Report("gate.md")
+    promotion = _Report("promote.json")
+    drift = _Report("drift.json")
+    drift_markdown = _Report("drift.md")
+    drift_metrics = _Report("drift.prom")
+    bench = _Report("bench.json")
+    serve_bench = _Report("serve_bench.json")
 
     def write(self, path: Path, text: str) -> Path:
         """Write one report, creating the directory on first use."""

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import COOKIECUTTER_JSON, DEFAULT_PROJECT, PYTHON, TEMPLATE_DIR, make, render, run
-from hook_modules import post_gen
+
+from support.commands import BIN_DIR, PYTHON, make, run
+from support.hooks import post_gen
+from support.template import COOKIECUTTER_JSON, DEFAULT_PROJECT, TEMPLATE_DIR, render
 
 CHOICES = {name: values for name, values in COOKIECUTTER_JSON.items() if isinstance(values, list) and name[0] != "_"}
 LEFTOVER_DELIMITERS = ("<<", "<%", "<#")
@@ -123,7 +125,7 @@ def test_generated_project_tests_pass(rendered):
 
 
 def test_default_render_creates_exactly_one_project(tmp_path: Path):
-    run([str(Path(PYTHON).parent / "cookiecutter"), "--no-input", str(TEMPLATE_DIR), "-o", str(tmp_path)], cwd=tmp_path)
+    run([str(BIN_DIR / "cookiecutter"), "--no-input", str(TEMPLATE_DIR), "-o", str(tmp_path)], cwd=tmp_path)
     assert [path.name for path in tmp_path.iterdir()] == [DEFAULT_PROJECT]
     record = json.loads((tmp_path / DEFAULT_PROJECT / post_gen.ANSWERS_FILE).read_text())
     assert record["context"]["cookiecutter"]["project"] == DEFAULT_PROJECT

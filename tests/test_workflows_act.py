@@ -1,8 +1,8 @@
 """The generated ci.yml executed end to end with act (host mode), job graph and all.
 
 Each scenario renders (or reuses) a committed project, runs `act EVENT` on its ci.yml with
-the template's reusable workflows mapped in (tests/act/README.md), and then checks which jobs
-ran and how they ended, the outputs the jobs set, what the stand-in actions were asked to do
+the template's reusable workflows mapped in (tests/support/act/README.md), and then checks
+which jobs ran and how they ended, the outputs the jobs set, what the stand-in actions were asked to do
 (image tags, pushes, PR comments), and the MLflow registry (a SQLite file passed to the
 workflows as the MLFLOW_TRACKING_URI secret). The jobs reuse this interpreter, so nothing is
 installed; every job still runs its real Make target (real GX, real torch, real MLflow).
@@ -18,9 +18,10 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from act.harness import ACT, ActResult, ActRunner, git_init, pull_request_event, push_event
-from conftest import COOKIECUTTER_JSON, DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 from mlflow.exceptions import MlflowException
+
+from support.act.harness import ACT, ActResult, ActRunner, git_init, pull_request_event, push_event
+from support.template import COOKIECUTTER_JSON, DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 
 pytestmark = [
     pytest.mark.slow,

@@ -1,8 +1,8 @@
 """Static checks of every workflow: the template's reusable ones and those of each rendered project.
 
 Linters (actionlint, zizmor offline with the default persona, GitHub's JSON schemas via
-check-jsonschema) plus the rules of DESIGN.md section 3 that no linter checks: SHA pins with
-a version comment, `permissions: {}` at the top and write scopes only where needed, no
+check-jsonschema) plus the template's own rules that no linter checks: SHA pins with a
+version comment, `permissions: {}` at the top and write scopes only where needed, no
 `${{ }}` in `run:`, timeouts and step summaries on every job, Python versions as strings, and
 callers that pass only the inputs and secrets the reusable workflows declare.
 """
@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from act.harness import STANDINS_DIR, local_repositories, third_party_actions
-from conftest import COOKIECUTTER_JSON, TEMPLATE_DIR, render, run
+
+from support.act.harness import STANDINS_DIR, local_repositories, third_party_actions
+from support.commands import run
+from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR, render
 
 TEMPLATE_GITHUB = TEMPLATE_DIR / ".github"
 TEMPLATE_WORKFLOWS = sorted((TEMPLATE_GITHUB / "workflows").glob("*.yml"))
@@ -45,8 +47,8 @@ ALLOWED_WRITES = {
 }
 
 # Answers that change what the workflows render. The product of the choice variables that
-# reach the workflows, the other answers rotated over it (STYLE.md: readable ids, every value
-# baked at least once; test_every_choice_value_is_rendered keeps it so).
+# reach the workflows, the other answers rotated over it (readable ids, every value rendered
+# at least once; test_every_choice_value_is_rendered keeps it so).
 _CHOICES = ("python_version", "primary_metric", "improvement_mode")
 _ROTATED = {
     "license": COOKIECUTTER_JSON["license"],

@@ -1,0 +1,1 @@
+"""Running a rendered project's workflows with act (README.md here)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -11,9 +12,8 @@ import yaml
 
 from support.commands import BIN_DIR, PYTHON, make, run
 from support.hooks import post_gen
-from support.template import COOKIECUTTER_JSON, DEFAULT_PROJECT, TEMPLATE_DIR, render
+from support.template import CHOICES, DEFAULT_PROJECT, MATRIX, TEMPLATE_DIR, VARIANTS
 
-CHOICES = {name: values for name, values in COOKIECUTTER_JSON.items() if isinstance(values, list) and name[0] != "_"}
 LEFTOVER_DELIMITERS = ("<<", "<%", "<#")
 PROJECT_TEMPLATE = TEMPLATE_DIR / "<<cookiecutter.project>>"
 GENERATED_NOISE = {
@@ -27,27 +27,12 @@ GENERATED_NOISE = {
 }
 
 
-def option_matrix() -> list[dict[str, str]]:
-    """Rotate every choice variable through all its values: max(len(values)) renders cover each value."""
-    width = max(len(values) for values in CHOICES.values())
-    return [{name: values[index % len(values)] for name, values in CHOICES.items()} for index in range(width)]
-
-
-MATRIX = option_matrix()
-
-
-def matrix_id(answers: dict[str, str]) -> str:
-    return "-".join(answers.values())
-
-
-def test_matrix_covers_every_value_of_every_choice():
-    for name, values in CHOICES.items():
-        assert {answers[name] for answers in MATRIX} == set(values), name
-
-
-@pytest.fixture(scope="module", params=MATRIX, ids=matrix_id)
-def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    return request.param, render(tmp_path_factory.mktemp("matrix"), **request.param)
+def test_matrix_renders_every_choice_value_and_every_variant():
+    """The one option matrix (support/template.py) that every render test runs over."""
+    for name, values in (CHOICES | VARIANTS).items():
+        rendered = {answers[name] for answers in MATRIX}
+        assert rendered == set(values), f"{name}: {set(values) - rendered} never rendered"
+    assert MATRIX[0] == {name: values[0] for name, values in (CHOICES | VARIANTS).items()}, "row 0: the defaults"
 
 
 def _project_files(project: Path) -> set[str]:
@@ -99,7 +84,7 @@ def test_structured_files_parse(rendered):
 def test_rendered_values_keep_their_types(rendered):
     answers, project = rendered
     params = yaml.safe_load((project / "params.yaml").read_text())
-    assert params["gate"]["min_improvement"] == float(COOKIECUTTER_JSON["min_improvement"])
+    assert params["gate"]["min_improvement"] == float(answers["min_improvement"])
     assert params["gate"]["metric"] == answers["primary_metric"]
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == f">={answers['python_version']}"
@@ -108,8 +93,8 @@ def test_rendered_values_keep_their_types(rendered):
 
 def test_python_is_ruff_clean(rendered):
     _, project = rendered
-    run([PYTHON, "-m", "ruff", "check", "."], cwd=project)
-    run([PYTHON, "-m", "ruff", "format", "--check", "."], cwd=project)
+    run([PYTHON, "-m", "ruff", "check", "--no-cache", "."], cwd=project)
+    run([PYTHON, "-m", "ruff", "format", "--no-cache", "--check", "."], cwd=project)
 
 
 def test_pre_commit_config_is_valid(rendered):
@@ -118,9 +103,11 @@ def test_pre_commit_config_is_valid(rendered):
 
 
 @pytest.mark.slow
-def test_generated_project_tests_pass(rendered):
+def test_generated_project_tests_pass(rendered, tmp_path: Path):
+    """In a copy: the render is shared with tests that check its exact file set."""
     _, project = rendered
-    result = make(project, "test")
+    copy = shutil.copytree(project, tmp_path / project.name)
+    result = make(copy, "test")
     assert " passed" in result.stdout
 
 
@@ -152,9 +139,9 @@ def test_test_environment_satisfies_the_generated_requirements(default_project: 
 
 
 def test_gpu_runner_scale_set_values_match_the_runner_labels(rendered):
-    _, project = rendered
+    answers, project = rendered
     values = yaml.safe_load((project / "deploy/arc/gpu-runner-scale-set.values.yaml").read_text())
-    assert values["scaleSetLabels"] == json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
+    assert values["scaleSetLabels"] == json.loads(answers["gpu_runner_labels"])
     assert values["minRunners"] == 0
     runner = values["template"]["spec"]["containers"][0]
     assert runner["resources"]["limits"]["nvidia.com/gpu"] == 1

@@ -1,8 +1,14 @@
-"""The rendered project's pipeline, run through its Make targets on real GX, torch and MLflow."""
+"""The Make contract of a rendered project as a user runs it: targets, variables and exit statuses.
+
+`make install validate train gate promote` on real GX, torch and MLflow (SQLite); a retrain that
+is not better is refused; bad data via DATA= / PARAMS= is refused; the gate fails closed when the
+tracking server is unreachable; a killed training resumes with RESUME=1; `make install` builds
+its own environment in which `make test` passes. The pipeline's own rules (a weak candidate, a
+forged gate report) are the generated project's own tests.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -54,22 +60,6 @@ def test_install_validate_train_gate_promote_then_identical_retrain_is_rejected(
     assert _aliases(pipeline_env) == {"champion": "1"}
 
 
-def test_weakened_candidate_is_rejected_and_champion_kept(tmp_path: Path, pipeline_env: dict[str, str]):
-    project = render(tmp_path)
-    make(project, "validate", "train", "gate", "promote", env=pipeline_env)
-    weak = params_variant(
-        project, "weak.yaml", train={"epochs": 1, "learning_rate": 0.0001}, model={"hidden_sizes": [2]}
-    )
-    make(project, "train", env=pipeline_env, PARAMS=weak)
-    assert make(project, "gate", env=pipeline_env, check=False, PARAMS=weak).returncode != 0
-    assert gate_cli(project, pipeline_env, weak).returncode == 1
-    gate = read_report(project, "gate.json")
-    assert gate["decision"] == "reject"
-    assert gate["candidate_value"] < gate["baseline_value"]
-    assert make(project, "promote", env=pipeline_env, check=False, PARAMS=weak).returncode != 0
-    assert _aliases(pipeline_env) == {"champion": "1"}
-
-
 def test_bad_data_stops_validation_and_training(tmp_path: Path, pipeline_env: dict[str, str]):
     project = render(tmp_path)
     data = project / "data" / "penguins.csv"
@@ -87,23 +77,6 @@ def test_bad_data_stops_validation_and_training(tmp_path: Path, pipeline_env: di
     assert refused.returncode != 0
     assert "failed validation" in refused.stderr
     assert not (project / "reports" / "train.json").exists()
-
-
-def test_promote_needs_a_passing_gate_for_that_version(tmp_path: Path, pipeline_env: dict[str, str]):
-    project = render(tmp_path)
-    make(project, "validate", "train", env=pipeline_env)
-    refused = make(project, "promote", env=pipeline_env, check=False)
-    assert refused.returncode != 0
-    assert "make gate" in refused.stderr
-
-    forged = {"decision": "promote", "model_name": pipeline_env["MODEL_NAME"], "candidate_version": "1"}
-    (project / "reports" / "gate.json").write_text(
-        json.dumps({**forged, "baseline_version": None, "eval_data_hash": "x"})
-    )
-    refused = make(project, "promote", env=pipeline_env, check=False)
-    assert refused.returncode != 0
-    assert "no passing gate" in refused.stderr
-    assert _aliases(pipeline_env) == {}
 
 
 def test_gate_fails_closed_when_the_tracking_server_is_unreachable(tmp_path: Path, pipeline_env: dict[str, str]):

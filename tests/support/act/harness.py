@@ -1,6 +1,7 @@
 """Run a rendered project's workflows with act (host mode) and read back what happened.
 
-Used by tests/test_workflows_act.py; README.md here explains the set-up. In short:
+Used by tests/test_workflows_act.py and scripts/demo.py; README.md here explains the set-up.
+In short:
 
 - every runner label is mapped to act's host mode (`-P LABEL=-self-hosted`), so every job
   runs on this machine, in a fresh copy of the project made by act;
@@ -112,8 +113,10 @@ def push_event(repository: str, sha: str) -> dict:
     }
 
 
-def pull_request_event(repository: str, sha: str, number: int = 7, head_repository: str | None = None) -> dict:
-    """A `pull_request` payload; `head_repository` other than `repository` makes it a fork PR."""
+def pull_request_event(
+    repository: str, sha: str, number: int = 7, head_repository: str | None = None, branch: str = "feature"
+) -> dict:
+    """A `pull_request` payload from `branch` at `sha`; `head_repository` other than `repository` makes it a fork PR."""
     head_repository = head_repository or repository
     head_repo = repository_payload(head_repository) | {"fork": head_repository != repository}
     return {
@@ -121,7 +124,7 @@ def pull_request_event(repository: str, sha: str, number: int = 7, head_reposito
         "number": number,
         "pull_request": {
             "number": number,
-            "head": {"ref": "feature", "sha": sha, "repo": head_repo},
+            "head": {"ref": branch, "sha": sha, "repo": head_repo},
             "base": {"ref": "main", "sha": sha, "repo": repository_payload(repository)},
         },
         "repository": repository_payload(repository),
@@ -183,6 +186,10 @@ class ActResult:
     def output_text(self, job: str) -> str:
         """The job's log lines (step output and act's messages)."""
         return "".join(str(event.get("msg", "")) + "\n" for event in self.events if self._key(event) == job)
+
+    def artifact(self, name: str) -> Path:
+        """Where the upload-artifact stand-in put artifact `name` (it may not exist)."""
+        return self.standin_dir / "artifacts" / name
 
     def standin_calls(self, action: str | None = None) -> list[dict]:
         """What the stand-in actions were asked to do, in order (only `action`'s calls when given)."""

@@ -12,7 +12,15 @@ import yaml
 
 from support.commands import BIN_DIR, PYTHON, make, run
 from support.hooks import post_gen
-from support.template import CHOICES, DEFAULT_PROJECT, MATRIX, TEMPLATE_DIR, VARIANTS
+from support.template import (
+    CHOICES,
+    DEFAULT_PACKAGE,
+    DEFAULT_PROJECT,
+    MATRIX,
+    TEMPLATE_DIR,
+    VARIANTS,
+    option_matrix,
+)
 
 LEFTOVER_DELIMITERS = ("<<", "<%", "<#")
 PROJECT_TEMPLATE = TEMPLATE_DIR / "<<cookiecutter.project>>"
@@ -35,6 +43,14 @@ def test_matrix_renders_every_choice_value_and_every_variant():
     assert MATRIX[0] == {name: values[0] for name, values in (CHOICES | VARIANTS).items()}, "row 0: the defaults"
 
 
+def test_matrix_leaves_out_excluded_combinations_and_still_covers_every_value():
+    variations = {"python_version": ["3.11", "3.12"], "accelerator": ["cpu", "cuda", "rocm"]}
+    rows = option_matrix(variations, excluded=[{"python_version": "3.11", "accelerator": "rocm"}])
+    assert {"python_version": "3.11", "accelerator": "rocm"} not in rows
+    for name, values in variations.items():
+        assert {row[name] for row in rows} == set(values)
+
+
 def _project_files(project: Path) -> set[str]:
     files = set()
     for path in project.rglob("*"):
@@ -44,7 +60,7 @@ def _project_files(project: Path) -> set[str]:
     return files
 
 
-def expected_files(answers: dict[str, str], package: str = "penguin_classifier") -> set[str]:
+def expected_files(answers: dict[str, str], package: str = DEFAULT_PACKAGE) -> set[str]:
     """The template's files, renamed as cookiecutter renames them, minus the unchosen options' paths."""
     removed = post_gen.paths_to_remove(answers)
     files = set()

@@ -27,12 +27,8 @@ $(STAMP): requirements-dev.txt
 
 venv: $(STAMP) ## create .venv with everything the demo and the tests need
 
-demo: $(STAMP) ## render a project with the defaults and run its pipeline: validate, test, train, gate, promote
-	rm -rf $(DEMO_DIR)
-	$(VENV)/bin/cookiecutter --no-input . --output-dir $(DEMO_DIR)
-	cd $(DEMO_DIR)/penguin-classifier && \
-	  $(MAKE) install validate test train gate promote PYTHON=$(abspath $(PYTHON))
-	@echo "Demo project: $(DEMO_DIR)/penguin-classifier (reports/ has the validation, train and gate reports)"
+demo: $(STAMP) ## render a project and run its CI under act: a push that promotes, then a weaker PR the gate rejects
+	$(PYTHON) scripts/demo.py --output-dir $(DEMO_DIR)
 
 test: $(STAMP) ## run the template's whole test suite (renders, lints, pipelines, workflows)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest $(PYTEST_ARGS)
@@ -41,8 +37,8 @@ test-fast: $(STAMP) ## the suite without tests marked slow
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, actionlint and zizmor on the template repository itself
-	$(VENV)/bin/ruff check hooks tests
-	$(VENV)/bin/ruff format --check hooks tests
+	$(VENV)/bin/ruff check hooks tests scripts
+	$(VENV)/bin/ruff format --check hooks tests scripts
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --no-progress .github
 

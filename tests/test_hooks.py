@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import BIN_DIR, COOKIECUTTER_JSON, TEMPLATE_DIR, run, tool_env
-from hook_modules import post_gen, pre_gen
+
+from support.commands import BIN_DIR, run, tool_env
+from support.hooks import post_gen, pre_gen
+from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR
 
 DEFAULT_ANSWERS = {
     "project_name": "Penguin Classifier",

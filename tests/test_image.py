@@ -21,13 +21,15 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from conftest import BIN_DIR, PYTHON, make, render, run
-from images import buildah, buildah_env, pip_trust_flags, python_base_image, require_buildah
-from services import free_port
+
+from support.commands import BIN_DIR, PYTHON, git, make, run
+from support.images import buildah, buildah_env, pip_trust_flags, python_base_image, require_buildah
+from support.services import free_port
+from support.template import render
 
 IMAGE = "localhost/ml-cicd-template/penguin-classifier"
 MODEL_NAME = "image_test_model"
-MAX_ADDED_BYTES = 300 * 10**6  # the budget for the layers over the base
+MAX_ADDED_BYTES = 300 * 10**6  # the size budget of the layers over the base image
 
 
 def test_dockerfile_passes_hadolint(default_project: Path):
@@ -42,8 +44,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, mlflow_db: str) -> Iterator[
     base = python_base_image()
     project = render(tmp_path_factory.mktemp("image"))
     env = buildah_env(MLFLOW_TRACKING_URI=mlflow_db, MODEL_NAME=MODEL_NAME, PYTHONPATH="src")
-    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "render"]):
-        run(command, cwd=project, env=env)
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "render")
     make(project, "validate", "train", "gate", "promote", env=env)
     flags = " ".join(pip_trust_flags(tmp_path_factory.mktemp("pip")))
     make(project, "image", env=env, IMAGE=IMAGE, PYTHON_IMAGE=base, BUILD_FLAGS=flags)
@@ -125,7 +128,7 @@ def test_image_is_labelled_non_root_and_torch_free(built: dict):
     config = json.loads(buildah("inspect", "--type", "image", built["tag"]))["Docker"]["config"]
     labels = config["Labels"]
     train = json.loads((built["project"] / "reports" / "train.json").read_text())
-    head = run(["git", "rev-parse", "HEAD"], cwd=built["project"]).stdout.strip()
+    head = git(built["project"], "rev-parse", "HEAD")
     assert labels["ai.mlflow.model.name"] == MODEL_NAME
     assert labels["ai.mlflow.model.version"] == train["model_version"]
     assert labels["ai.mlflow.run.id"] == train["run_id"]

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import COOKIECUTTER_JSON, DEFAULT_PROJECT, PYTHON, TEMPLATE_DIR, make, render, run
-from hook_modules import post_gen
 
-CHOICES = {name: values for name, values in COOKIECUTTER_JSON.items() if isinstance(values, list) and name[0] != "_"}
+from support.commands import BIN_DIR, PYTHON, make, run
+from support.hooks import post_gen
+from support.template import (
+    CHOICES,
+    DEFAULT_PACKAGE,
+    DEFAULT_PROJECT,
+    MATRIX,
+    TEMPLATE_DIR,
+    VARIANTS,
+    option_matrix,
+)
+
 LEFTOVER_DELIMITERS = ("<<", "<%", "<#")
 PROJECT_TEMPLATE = TEMPLATE_DIR / "<<cookiecutter.project>>"
 GENERATED_NOISE = {
@@ -25,27 +35,20 @@ GENERATED_NOISE = {
 }
 
 
-def option_matrix() -> list[dict[str, str]]:
-    """Rotate every choice variable through all its values: max(len(values)) renders cover each value."""
-    width = max(len(values) for values in CHOICES.values())
-    return [{name: values[index % len(values)] for name, values in CHOICES.items()} for index in range(width)]
+def test_matrix_renders_every_choice_value_and_every_variant():
+    """The one option matrix (support/template.py) that every render test runs over."""
+    for name, values in (CHOICES | VARIANTS).items():
+        rendered = {answers[name] for answers in MATRIX}
+        assert rendered == set(values), f"{name}: {set(values) - rendered} never rendered"
+    assert MATRIX[0] == {name: values[0] for name, values in (CHOICES | VARIANTS).items()}, "row 0: the defaults"
 
 
-MATRIX = option_matrix()
-
-
-def matrix_id(answers: dict[str, str]) -> str:
-    return "-".join(answers.values())
-
-
-def test_matrix_covers_every_value_of_every_choice():
-    for name, values in CHOICES.items():
-        assert {answers[name] for answers in MATRIX} == set(values), name
-
-
-@pytest.fixture(scope="module", params=MATRIX, ids=matrix_id)
-def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    return request.param, render(tmp_path_factory.mktemp("matrix"), **request.param)
+def test_matrix_leaves_out_excluded_combinations_and_still_covers_every_value():
+    variations = {"python_version": ["3.11", "3.12"], "accelerator": ["cpu", "cuda", "rocm"]}
+    rows = option_matrix(variations, excluded=[{"python_version": "3.11", "accelerator": "rocm"}])
+    assert {"python_version": "3.11", "accelerator": "rocm"} not in rows
+    for name, values in variations.items():
+        assert {row[name] for row in rows} == set(values)
 
 
 def _project_files(project: Path) -> set[str]:
@@ -57,7 +60,7 @@ def _project_files(project: Path) -> set[str]:
     return files
 
 
-def expected_files(answers: dict[str, str], package: str = "penguin_classifier") -> set[str]:
+def expected_files(answers: dict[str, str], package: str = DEFAULT_PACKAGE) -> set[str]:
     """The template's files, renamed as cookiecutter renames them, minus the unchosen options' paths."""
     removed = post_gen.paths_to_remove(answers)
     files = set()
@@ -97,7 +100,7 @@ def test_structured_files_parse(rendered):
 def test_rendered_values_keep_their_types(rendered):
     answers, project = rendered
     params = yaml.safe_load((project / "params.yaml").read_text())
-    assert params["gate"]["min_improvement"] == float(COOKIECUTTER_JSON["min_improvement"])
+    assert params["gate"]["min_improvement"] == float(answers["min_improvement"])
     assert params["gate"]["metric"] == answers["primary_metric"]
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == f">={answers['python_version']}"
@@ -106,8 +109,8 @@ def test_rendered_values_keep_their_types(rendered):
 
 def test_python_is_ruff_clean(rendered):
     _, project = rendered
-    run([PYTHON, "-m", "ruff", "check", "."], cwd=project)
-    run([PYTHON, "-m", "ruff", "format", "--check", "."], cwd=project)
+    run([PYTHON, "-m", "ruff", "check", "--no-cache", "."], cwd=project)
+    run([PYTHON, "-m", "ruff", "format", "--no-cache", "--check", "."], cwd=project)
 
 
 def test_pre_commit_config_is_valid(rendered):
@@ -116,14 +119,16 @@ def test_pre_commit_config_is_valid(rendered):
 
 
 @pytest.mark.slow
-def test_generated_project_tests_pass(rendered):
+def test_generated_project_tests_pass(rendered, tmp_path: Path):
+    """In a copy: the render is shared with tests that check its exact file set."""
     _, project = rendered
-    result = make(project, "test")
+    copy = shutil.copytree(project, tmp_path / project.name)
+    result = make(copy, "test")
     assert " passed" in result.stdout
 
 
 def test_default_render_creates_exactly_one_project(tmp_path: Path):
-    run([str(Path(PYTHON).parent / "cookiecutter"), "--no-input", str(TEMPLATE_DIR), "-o", str(tmp_path)], cwd=tmp_path)
+    run([str(BIN_DIR / "cookiecutter"), "--no-input", str(TEMPLATE_DIR), "-o", str(tmp_path)], cwd=tmp_path)
     assert [path.name for path in tmp_path.iterdir()] == [DEFAULT_PROJECT]
     record = json.loads((tmp_path / DEFAULT_PROJECT / post_gen.ANSWERS_FILE).read_text())
     assert record["context"]["cookiecutter"]["project"] == DEFAULT_PROJECT
@@ -150,9 +155,9 @@ def test_test_environment_satisfies_the_generated_requirements(default_project: 
 
 
 def test_gpu_runner_scale_set_values_match_the_runner_labels(rendered):
-    _, project = rendered
+    answers, project = rendered
     values = yaml.safe_load((project / "deploy/arc/gpu-runner-scale-set.values.yaml").read_text())
-    assert values["scaleSetLabels"] == json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
+    assert values["scaleSetLabels"] == json.loads(answers["gpu_runner_labels"])
     assert values["minRunners"] == 0
     runner = values["template"]["spec"]["containers"][0]
     assert runner["resources"]["limits"]["nvidia.com/gpu"] == 1

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import DEFAULT_PACKAGE, PYTHON, make, render, tool_env
 from mlflow import MlflowClient
-from services import MlflowServer, Postgres
-from test_pipeline import _gate_cli, _params_variant, _report
+
+from support.commands import PYTHON, gate_cli, make, params_variant, read_report, tool_env
+from support.services import MlflowServer, Postgres
+from support.template import DEFAULT_PACKAGE, render
 
 pytestmark = pytest.mark.slow
 RACE_ROUNDS = 20
@@ -57,7 +58,7 @@ def test_pipeline_runs_unchanged_against_a_postgres_backed_server(
 ):
     project = render(tmp_path)
     make(project, "validate", "train", "gate", "promote", env=server_env)
-    assert _report(project, "gate.json")["decision"] == "promote"
+    assert read_report(project, "gate.json")["decision"] == "promote"
     assert _champion(server_env) == "1"
     assert any(tracking_server.artifacts.rglob("MLmodel")), "artifacts were not proxied to the server's store"
 
@@ -69,14 +70,14 @@ def test_gate_fails_closed_while_the_server_is_down_and_recovers(
     make(project, "validate", "train", env=server_env)
     tracking_server.stop()
     try:
-        down = _gate_cli(project, server_env)
+        down = gate_cli(project, server_env)
     finally:
         tracking_server.start()
     assert down.returncode == 2
-    assert _report(project, "gate.json")["decision"] == "error"
+    assert read_report(project, "gate.json")["decision"] == "error"
     assert make(project, "promote", env=server_env, check=False).returncode != 0
     assert _champion(server_env) is None
-    assert _gate_cli(project, server_env).returncode == 0
+    assert gate_cli(project, server_env).returncode == 0
 
 
 def test_training_fails_clearly_when_postgres_stops_and_a_rerun_succeeds(
@@ -84,7 +85,7 @@ def test_training_fails_clearly_when_postgres_stops_and_a_rerun_succeeds(
 ):
     project = render(tmp_path)
     make(project, "validate", env=server_env)
-    slow = _params_variant(project, "slow.yaml", train={"epochs": 400})
+    slow = params_variant(project, "slow.yaml", train={"epochs": 400})
     checkpoint = project / "checkpoints" / server_env["MODEL_NAME"] / "last.pt"
     command = [PYTHON, "-m", DEFAULT_PACKAGE, "--params", slow, "train"]
     process = subprocess.Popen(command, cwd=project, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -157,7 +158,7 @@ def test_concurrent_promotions_never_lose_an_update(tmp_path: Path, server_env: 
     """Two gated candidates promoted at the same moment, 20 times: exactly one wins each time."""
     base = render(tmp_path / "base")
     make(base, "validate", "train", env=server_env)
-    trained = _report(base, "train.json")
+    trained = read_report(base, "train.json")
     client = _client(server_env)
     base_version = client.get_model_version(trained["model_name"], trained["model_version"])
     model_id = base_version.model_id or base_version.source.removeprefix("models:/")
@@ -201,7 +202,7 @@ def test_torchrun_with_two_processes_registers_one_normal_candidate(tmp_path: Pa
     project = render(tmp_path)
     make(project, "validate", env=env)
     make(project, "train", env=env, NPROC="2")
-    train = _report(project, "train.json")
+    train = read_report(project, "train.json")
     client = MlflowClient(tracking_uri=mlflow_db)
     run = client.get_run(train["run_id"])
     assert run.data.params["train.processes"] == "2"

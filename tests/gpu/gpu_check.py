@@ -1,6 +1,6 @@
 """Run train.yml's two GPU checks, exactly as written there, on this machine.
 
-    python3 tests/act/gpu_check.py [--python PATH]
+    python3 tests/gpu/gpu_check.py [--python PATH]
 
 For a machine with an NVIDIA GPU (the act tests run where there is none, so they only see the
 refusal): both checks must pass there, i.e. `require-gpu: true` accepts a real GPU. Needs only

@@ -1,4 +1,4 @@
-"""Building images here, without a registry or a Docker engine (DESIGN section 7).
+"""Building images here, without a registry or a Docker engine.
 
 buildah runs as root with chroot isolation; the Python base image is made locally with
 `debootstrap --variant=minbase` and committed into buildah's storage under a tag keyed by the
@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import BIN_DIR, tool_env
+
+from support.commands import BIN_DIR, tool_env
 
 SUITE = os.environ.get("DEBIAN_SUITE", "bookworm")  # bookworm's python3 is 3.11, the template's minimum
 MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -28,6 +29,7 @@ TRIMMED = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/
 
 
 def buildah_env(**extra: str) -> dict[str, str]:
+    """tool_env plus buildah's storage driver and isolation."""
     return tool_env(**BUILDAH_ENV, **extra)
 
 

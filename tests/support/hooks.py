@@ -1,13 +1,15 @@
-"""The hooks imported as modules, so their logic is unit-tested without a render."""
+"""The cookiecutter hooks imported as modules, so their logic is unit-tested without a render."""
 
 import importlib.util
-from pathlib import Path
 from types import ModuleType
 
-HOOKS_DIR = Path(__file__).resolve().parents[1] / "hooks"
+from support.template import TEMPLATE_DIR
+
+HOOKS_DIR = TEMPLATE_DIR / "hooks"
 
 
 def load_hook(name: str) -> ModuleType:
+    """hooks/NAME.py as a module."""
     spec = importlib.util.spec_from_file_location(name, HOOKS_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

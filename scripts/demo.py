@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1200, help="seconds allowed for each act run")
     args = parser.parse_args(argv)
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its database set-up notes are not the demo
     output = args.output_dir.resolve()
     shutil.rmtree(output, ignore_errors=True)
     output.mkdir(parents=True)

@@ -114,8 +114,9 @@ RACER = """
 import os, sys, time
 from pathlib import Path
 from {package}.config import load_params
-from {package}.gate import run_gate
-from {package}.promote import PromotionRefused, promote
+from {package}.paths import Reports
+from {package}.promotion.gate import run_gate
+from {package}.promotion.promote import PromotionRefused, promote
 
 sync, me, rounds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 
@@ -135,10 +136,10 @@ def wait(path):
 for number in range(rounds):
     os.environ["MODEL_NAME"] = wait(sync / f"round-{{number}}")
     params = load_params()
-    signal(sync / f"gated-{{number}}-{{me}}", run_gate(params, Path("reports")).decision)
+    signal(sync / f"gated-{{number}}-{{me}}", run_gate(params, Reports()).decision)
     wait(sync / f"go-{{number}}")
     try:
-        outcome = "won:" + promote(params, Path("reports"))
+        outcome = "won:" + promote(params, Reports())
     except PromotionRefused as error:
         outcome = f"refused: {{error}}"
     signal(sync / f"outcome-{{number}}-{{me}}", outcome)

@@ -318,6 +318,8 @@ def test_callers_pass_only_declared_inputs_and_secrets_with_enough_permissions(a
 
 
 def test_generated_ci_graph_and_gate_settings(all_rendered):
+    """The job graph of ci.yml; the gate's metric, margin and mode come from params.yaml alone."""
+    gate_settings = {"metric", "min-improvement", "improvement-mode"}
     for answers, project in all_rendered:
         jobs = _load(project / ".github" / "workflows" / "ci.yml")["jobs"]
         assert set(jobs) == {"validate", "test", "train", "gate", "image"}
@@ -325,13 +327,15 @@ def test_generated_ci_graph_and_gate_settings(all_rendered):
         assert jobs["gate"]["needs"] == "train"
         assert jobs["image"]["if"] == "needs.gate.outputs.promoted == 'true'"
         assert jobs["train"]["with"]["runner-labels"] == answers["gpu_runner_labels"]
-        gate = jobs["gate"]["with"]
+        for workflow in ("ci.yml", "retrain.yml"):
+            gate = _load(project / ".github" / "workflows" / workflow)["jobs"]["gate"]["with"]
+            assert gate_settings & set(gate) == set(), f"{workflow} repeats gate settings that params.yaml holds"
         params = _load(project / "params.yaml")["gate"]
-        assert (gate["metric"], float(gate["min-improvement"]), gate["improvement-mode"]) == (
-            params["metric"],
-            float(params["min_improvement"]),
-            params["mode"],
-        ), "ci.yml and params.yaml disagree on the gate"
+        assert (params["metric"], params["min_improvement"], params["mode"]) == (
+            answers["primary_metric"],
+            float(answers["min_improvement"]),
+            answers["improvement_mode"],
+        )
         triggers = _on(_load(project / ".github" / "workflows" / "ci.yml"))
         assert set(triggers) == {"pull_request", "push", "workflow_dispatch"}
         assert "docs/**" in triggers["pull_request"]["paths-ignore"]

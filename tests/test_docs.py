@@ -1,0 +1,102 @@
+"""The docs stand alone and tell the truth: links resolve, and docs/architecture.md's package tree,
+CI-job table and image contents match the code they describe."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from support.commands import PYTHON, run, tool_env
+from support.template import DEFAULT_PACKAGE, TEMPLATE_DIR
+
+ARCHITECTURE = TEMPLATE_DIR / "docs" / "architecture.md"
+PACKAGE_TEMPLATE = TEMPLATE_DIR / "<<cookiecutter.project>>" / "src" / "<<cookiecutter.package>>"
+
+
+def _section(heading: str) -> str:
+    text = ARCHITECTURE.read_text()
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end > 0 else None]
+
+
+def _code_block(section: str) -> list[str]:
+    return section.split("```\n", 2)[1].split("```")[0].splitlines()
+
+
+def _table(section: str) -> list[list[str]]:
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[1:]]  # header dropped
+
+
+def test_docs_check_passes():
+    result = run([PYTHON, "scripts/check_docs.py"], cwd=TEMPLATE_DIR, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_architecture_tree_lists_exactly_the_package_modules():
+    listed, folder = set(), ""
+    for line in _code_block(_section("The generated package"))[1:]:
+        name = line.split()[0]
+        if name.endswith("/"):
+            folder = name
+        else:
+            listed.add((folder if line.startswith("    ") else "") + name)
+    modules = {path.relative_to(PACKAGE_TEMPLATE).as_posix() for path in PACKAGE_TEMPLATE.rglob("*.py")}
+    assert listed == {module for module in modules if not module.endswith("__init__.py")}
+
+
+def _make_targets(steps: list[dict]) -> set[str]:
+    runs = "\n".join(step.get("run", "") for step in steps)
+    return set(re.findall(r"^\s*make ([a-z][a-z-]*)", runs, re.MULTILINE)) - {"install"}
+
+
+def _stage_module(project: Path, target: str) -> str | None:
+    """The stage module `make TARGET` runs, read from make's dry run and the project's CLI table."""
+    dry_run = run(["make", "-n", target, f"PYTHON={PYTHON}"], cwd=project).stdout.replace("\\\n", " ")
+    commands = re.findall(rf"-m {DEFAULT_PACKAGE} --params \S+\s+([a-z-]+)", dry_run)
+    if not commands:
+        return None
+    (command,) = set(commands)
+    probe = f"from {DEFAULT_PACKAGE}.cli import stage_module; print(stage_module({command!r}))"
+    module = run([PYTHON, "-c", probe], cwd=project, env=tool_env()).stdout.strip()
+    return module.removeprefix(f"{DEFAULT_PACKAGE}.").replace(".", "/") + ".py"
+
+
+def test_ci_job_table_matches_the_workflows_and_the_cli(default_project: Path):
+    documented = {}
+    for workflow, job, runs, stage in _table(_section("What each CI job runs")):
+        targets = set(re.findall(r"`make ([a-z-]+)`", runs))
+        documented[(workflow.strip("`"), job.strip("`"))] = (targets, stage.strip("`") if "`" in stage else None)
+    actual = {}
+    for path in sorted((TEMPLATE_DIR / ".github" / "workflows").glob("*.yml")):
+        workflow = yaml.safe_load(path.read_text())
+        if "workflow_call" not in (workflow.get("on") or workflow.get(True) or {}):
+            continue  # this repository's own CI and release
+        for job_id, job in workflow["jobs"].items():
+            targets = _make_targets(job.get("steps", []))
+            if targets:
+                actual[(path.name, job_id)] = targets
+    assert {key: targets for key, (targets, _) in documented.items()} == actual
+    for (workflow, job), (targets, stage) in documented.items():
+        modules = {_stage_module(default_project, target) for target in targets}
+        assert modules == {stage}, f"{workflow} {job}: make {' '.join(targets)} runs {modules}, not {stage}"
+
+
+def test_image_contents_list_matches_the_dockerfile(default_project: Path):
+    block = _code_block(_section("What the serving image contains"))
+    listed = {line.strip().replace("<package>", DEFAULT_PACKAGE) for line in block}
+    copied = set()
+    dockerfile = (default_project / "Dockerfile").read_text()
+    for line in dockerfile.split(" AS serve\n", 1)[1].split("\nFROM ", 1)[0].splitlines():
+        if line.startswith("COPY src/"):
+            for source in line.split()[1:-1]:
+                path = default_project / source
+                found = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+                copied |= {item.relative_to(default_project / "src").as_posix() for item in found}
+    assert listed == copied
+    if not copied:
+        pytest.fail("the serve stage copies no package files")

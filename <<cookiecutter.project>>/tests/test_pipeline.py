@@ -75,7 +75,8 @@ def test_weakened_candidate_is_rejected_and_the_champion_kept(quick, reports):
     train(weak, reports)
     decision = run_gate(weak, reports)
     assert decision.decision == "reject"
-    assert decision.candidate_value < decision.baseline_value
+    candidate, baseline = decision.candidate_value, decision.baseline_value
+    assert candidate < baseline if decision.greater_is_better else candidate > baseline  # scored worse
     with pytest.raises(PromotionRefused, match="reject"):
         promote(weak, reports)
     assert _champion(quick) == first.model_version

@@ -1,5 +1,5 @@
-"""Shared fixtures: the project's own params and data, a small trained bundle, its export and
-the real server around it (uvicorn on a free loopback port)."""
+"""Shared fixtures: the project's own params and data, fast settings on a private registry, a
+small trained bundle, its export and the real server around it (uvicorn on a free loopback port)."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +11,7 @@ from << cookiecutter.package >>.config import Params, load_params
 from << cookiecutter.package >>.data import class_names, read_table, to_dataset
 from << cookiecutter.package >>.monitoring.prediction_log import PredictionLog
 from << cookiecutter.package >>.packaging.export import export_bundle
+from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.serving.app import create_app
 from << cookiecutter.package >>.training.model import ModelBundle, build_bundle
@@ -22,6 +23,30 @@ def params(monkeypatch: pytest.MonkeyPatch) -> Params:
     """params.yaml as committed, with relative paths resolved from the project root."""
     monkeypatch.chdir(PROJECT_ROOT)
     return load_params(PROJECT_ROOT / "params.yaml", environ={})
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite registry for the session (a fresh one costs seconds of migrations); tests use their own models."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture
+def quick(params: Params, tmp_path: Path, tracking_uri: str, request: pytest.FixtureRequest) -> Params:
+    """Fast settings, models of this test's own, private checkpoints (Data Docs still land in gx/uncommitted/)."""
+    name = request.node.name[:60]
+    return params.model_copy(
+        update={
+            "train": params.train.model_copy(update={"epochs": 8, "checkpoint_dir": tmp_path / "checkpoints"}),
+            "model": params.model.model_copy(update={"name": name, "candidates": f"{name}-candidates"}),
+            "mlflow": params.mlflow.model_copy(update={"tracking_uri": tracking_uri}),
+        }
+    )
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Reports:
+    return Reports(tmp_path / "reports")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Helpers the serving and monitoring tests share: run the app for real, call it, build payloads."""
+"""Helpers the tests share: run the app for real, call it, build payloads, vary settings."""
 
 import json
 import subprocess
@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import uvicorn
 from starlette.applications import Starlette
+
+from << cookiecutter.package >>.config import Params
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 METADATA = {"model_name": "test-model", "model_version": "7", "run_id": "abc"}  # of the test export
@@ -71,3 +73,8 @@ def loaded_after_import(*modules: str) -> set[str]:
         check=True,
     )
     return set(json.loads(result.stdout))
+
+
+def with_settings(params: Params, section: str, **values: object) -> Params:
+    """`params` with some keys of one section replaced."""
+    return params.model_copy(update={section: getattr(params, section).model_copy(update=values)})

@@ -51,17 +51,17 @@ def _train(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
 
 def _gate(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
     report = stage.run_gate(params, REPORTS, args.candidate_version)
-    print(f"gate: {report.decision}: {report.reason}")
+    print(f"gate: {report.decision}: {report.reason} (merge check: {report.merge})")
     return report.exit_code
 
 
 def _promote(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
-    stage.promote(params, REPORTS)
+    stage.promote(params, REPORTS, args.image_digest)
     return 0
 
 
 def _rollback(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
-    stage.rollback(params)
+    stage.rollback(params, REPORTS)
     return 0
 
 
@@ -70,7 +70,7 @@ def _drift(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
 
 
 def _export(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
-    stage.export_model(params, args.version)
+    stage.export_model(params, version=args.version, candidate=args.candidate)
     return 0
 
 
@@ -85,7 +85,7 @@ COMMANDS: dict[str, Command] = {
     "validate": Command("validation.report", _validate, "run the suite on the training data; record the result"),
     "train": Command("training.train", _train, "train, log to MLflow and register a candidate"),
     "gate": Command("promotion.gate", _gate, "score champion (or naive baseline) and candidate; decide"),
-    "promote": Command("promotion.promote", _promote, "move the champion alias to the gated candidate"),
+    "promote": Command("promotion.promote", _promote, "copy the gated candidate into production; move champion"),
     "rollback": Command("promotion.promote", _rollback, "swap champion and previous-champion"),
     "drift": Command("monitoring.drift", _drift, "compare recent inputs with the training data"),
     "export": Command("packaging.export", _export, "the champion (or --version) as the server's files"),
@@ -103,7 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     parsers["train"].add_argument("--resume", action="store_true", help="continue from the checkpoint")
     parsers["gate"].add_argument("--candidate-version", help="default: the version in reports/train.json")
     parsers["drift"].add_argument("--sample", type=Path, help="recent inputs (default: drift.sample_path)")
-    parsers["export"].add_argument("--version", help="registered version (default: the champion)")
+    source = parsers["export"].add_mutually_exclusive_group()
+    source.add_argument("--version", help="version of the production model (default: the champion)")
+    source.add_argument("--candidate", help="version of the candidates model (what CI stages before promotion)")
+    parsers["promote"].add_argument(
+        "--image-digest", help="digest of the staged serving image, recorded on the version"
+    )
     image = parsers["image"]
     image.add_argument("--name", required=True, help="image name; the tag is model-<version>")
     image.add_argument("--engine", help="docker or buildah (default: docker if its engine answers, else buildah)")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from << cookiecutter.package >>.metrics import METRICS
 from << cookiecutter.package >>.paths import PREDICTION_LOG
@@ -23,6 +23,7 @@ ENV_OVERRIDES = {
     "MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri"),
     "MLFLOW_EXPERIMENT_NAME": ("mlflow", "experiment"),
     "MODEL_NAME": ("model", "name"),
+    "MODEL_CANDIDATES": ("model", "candidates"),
     "GATE_METRIC": ("gate", "metric"),
     "GATE_MIN_IMPROVEMENT": ("gate", "min_improvement"),
     "GATE_MODE": ("gate", "mode"),
@@ -56,9 +57,24 @@ class ValidationParams(_Section):
 
 
 class ModelParams(_Section):
+    """Two registered models: `candidates` takes every training run's version; `name`, the
+    production model, is written only by promotion (a copy of a gated candidate)."""
+
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    candidates: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     hidden_sizes: list[Annotated[int, Field(ge=1)]] = [64, 32]
     dropout: float = Field(default=0.1, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _separate_registries(self) -> ModelParams:
+        if self.candidates is None:
+            object.__setattr__(self, "candidates", f"{self.name}-candidates")  # null: derived from name
+        if self.candidates == self.name:
+            raise ValueError(
+                f"candidates and name are both {self.name!r}: training must not write the production "
+                "model; set model.candidates to another name (or null for <name>-candidates)"
+            )
+        return self
 
 
 class TrainParams(_Section):
@@ -73,6 +89,7 @@ class TrainParams(_Section):
 class GateParams(_Section):
     metric: str = "accuracy"
     min_improvement: float = Field(default=0.02, ge=0)
+    merge_tolerance: float = Field(default=0.01, ge=0)
     mode: Literal["relative", "absolute"] = "relative"
     require_significance: bool = False
     bootstrap_samples: int = Field(default=1000, ge=100)

@@ -44,6 +44,7 @@ class Reports:
     gate = _Report("gate.json")
     gate_markdown = _Report("gate.md")
     promotion = _Report("promote.json")
+    rollback = _Report("rollback.json")
     drift = _Report("drift.json")
     drift_markdown = _Report("drift.md")
     drift_metrics = _Report("drift.prom")

@@ -1,9 +1,10 @@
 """`make export`: a registered model version as the serving runtime's files, checked against torch.
 
-Writes `model.onnx` (network + softmax), `preprocessor.json` and `metadata.json` (name, version,
-run id, classes) into one directory, the model part of the image's build context; the image is
-then immutable per model version. The version is read from its bundle's data files with this
-checkout's code, and the export is refused unless ONNX Runtime reproduces the torch
+Writes `model.onnx` (network + softmax), `preprocessor.json` and `metadata.json` (name,
+version, run id, model digest, classes) into one directory, the model part of the image's
+build context; the image is then immutable per model version. The version is read from its
+bundle's data files with this checkout's code, after checking them against the digest
+recorded at training, and the export is refused unless ONNX Runtime reproduces the torch
 probabilities on the project's data (max absolute difference <= PARITY_TOLERANCE).
 """
 
@@ -22,7 +23,7 @@ from torch import nn
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import class_names, read_table, to_dataset
 from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR, MODEL_FILE, PREPROCESSOR_FILE
-from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, load_bundle
+from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, fetch_model
 from << cookiecutter.package >>.serving.runtime import INPUT_NAME, OUTPUT_NAME, ServedModel
 from << cookiecutter.package >>.tracking import connect
 from << cookiecutter.package >>.training.model import ModelBundle
@@ -81,16 +82,34 @@ def parity(bundle: ModelBundle, directory: Path, features: Any) -> float:
     return float(abs(expected - actual).max())
 
 
-def export_model(params: Params, version: str | None = None, directory: Path = MODEL_DIR) -> None:
-    """Export `version` of the configured model (default: the champion) into `directory`."""
-    name = params.model.name
+def export_model(
+    params: Params, version: str | None = None, candidate: str | None = None, directory: Path = MODEL_DIR
+) -> None:
+    """Export a version into `directory`: `version` of the production model (default: its
+    champion), or `candidate`, a version of the candidates model (CI stages its image before
+    promotion). The files must match the digest recorded at training."""
     client = connect(params)
-    version = version or alias_version(client, name, CHAMPION)
+    if candidate:
+        name, version = params.model.candidates, candidate
+    else:
+        name = params.model.name
+        version = version or alias_version(client, name, CHAMPION)
     if version is None:
         raise ExportError(f"model {name!r} has no {CHAMPION!r}: run `make promote` first, or pass MODEL_VERSION=")
     registered = client.get_model_version(name, version)
-    bundle = load_bundle(client, name, version)
-    metadata = {"model_name": name, "model_version": str(version), "run_id": registered.run_id}
+    # Production versions promoted before digests were recorded carry none; candidates always do.
+    model = fetch_model(client, name, version, require_digest=bool(candidate))
+    if model.recorded_digest is None:
+        print(
+            f"warning: {name} version {version} records no digest (registered before digests); exporting {model.digest}"
+        )
+    bundle = model.bundle
+    metadata = {
+        "model_name": name,
+        "model_version": str(version),
+        "run_id": registered.run_id,
+        "model_digest": model.digest,
+    }
     frame = read_table(params.data.path)
     features = to_dataset(frame, params.data, class_names(frame, params.data)).features
     # Build beside the target and swap in only after the parity check: whatever fails on the
@@ -107,4 +126,4 @@ def export_model(params: Params, version: str | None = None, directory: Path = M
         staging.rename(directory)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    print(f"exported {name} version {version} (run {registered.run_id}) to {directory}")
+    print(f"exported {name} version {version} ({model.digest}, run {registered.run_id}) to {directory}")

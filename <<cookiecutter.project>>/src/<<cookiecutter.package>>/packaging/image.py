@@ -75,6 +75,7 @@ def build_image(
         "MODEL_NAME": metadata["model_name"],
         "MODEL_VERSION": metadata["model_version"],
         "MODEL_RUN_ID": metadata["run_id"],
+        "MODEL_DIGEST": metadata.get("model_digest", "unknown"),
         "GIT_SHA": revision,
         "SOURCE_URL": source_url,
         **({"PYTHON_IMAGE": base_image} if base_image else {}),

@@ -1,16 +1,19 @@
 """`make gate`: decide whether the candidate may replace the champion. Fails closed.
 
-Champion (or, before there is one, a naive class-prior baseline) and candidate are scored
-here, in one process, on the frozen evaluation set whose hash must match the one recorded
-at training. Both are loaded from their bundle's data files with this checkout's code. Any
-doubt (server down, hash mismatch, missing model or metric) is `error`, which blocks
-promotion exactly like `reject`. The rule itself is in `rule.py`.
+The candidate (a version of the candidates model) and the production champion (or, before
+there is one, a naive class-prior baseline) are scored here, in one process, on the frozen
+evaluation set whose hash must match the one recorded at training. Both are loaded from their
+bundle's data files with this checkout's code, after checking the files against the digest
+recorded at training; the candidate's digest goes into gate.json for promotion to check again.
+Any doubt (server down, hash or digest mismatch, missing model or metric) is `error`, which
+blocks promotion exactly like `reject` and fails the merge check. The rules are in `rule.py`.
 """
 
 from __future__ import annotations
 
 import json
 import traceback
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,10 +23,18 @@ from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import class_names, frame_sha256, read_table, split, to_dataset
 from << cookiecutter.package >>.metrics import METRICS
 from << cookiecutter.package >>.paths import Reports
-from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, load_bundle
+from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, fetch_model
 from << cookiecutter.package >>.promotion.report import GateReport, redact
-from << cookiecutter.package >>.promotion.rule import meets_requirement, paired_bootstrap, required_value
+from << cookiecutter.package >>.promotion.rule import (
+    meets_requirement,
+    paired_bootstrap,
+    required_value,
+    within_tolerance,
+)
 from << cookiecutter.package >>.tracking import connect
+
+if TYPE_CHECKING:
+    from << cookiecutter.package >>.training.model import ModelBundle
 
 
 class GateError(RuntimeError):
@@ -34,8 +45,8 @@ def _candidate_version(params: Params, reports: Reports) -> str:
     if not reports.train.is_file():
         raise GateError(f"{reports.train} missing: run `make train` first (or pass --candidate-version)")
     report = json.loads(reports.train.read_text())
-    if report.get("model_name") != params.model.name:
-        raise GateError(f"{reports.train} is for model {report.get('model_name')!r}, not {params.model.name!r}")
+    if report.get("model_name") != params.model.candidates:
+        raise GateError(f"{reports.train} is for model {report.get('model_name')!r}, not {params.model.candidates!r}")
     return str(report["model_version"])
 
 
@@ -45,15 +56,12 @@ def _naive_proba(train_labels: np.ndarray, n_classes: int, n_rows: int) -> np.nd
     return np.tile(priors, (n_rows, 1))
 
 
-def _registered_proba(
-    client: MlflowClient, name: str, version: str, features: pd.DataFrame, classes: list[str]
-) -> np.ndarray:
-    """Class probabilities of a registered version, columns in the order of `classes`.
+def _aligned_proba(bundle: ModelBundle, features: pd.DataFrame, classes: list[str]) -> np.ndarray:
+    """Class probabilities of a model, columns in the order of `classes`.
 
     A class the model never saw gets probability 0, so models trained on different label
     sets are still compared on the same columns.
     """
-    bundle = load_bundle(client, name, version)
     proba = bundle.predict_proba(features)
     column = {label: position for position, label in enumerate(bundle.classes)}
     aligned = np.zeros((len(features), len(classes)))
@@ -76,8 +84,8 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
     eval_hash = frame_sha256(eval_frame)
 
     client = connect(params)
-    candidate = client.get_model_version(name, candidate_version)
-    trained_on = (candidate.tags or {}).get("eval_data_hash")
+    candidate_tags = client.get_model_version(params.model.candidates, candidate_version).tags or {}
+    trained_on = candidate_tags.get("eval_data_hash")
     if trained_on != eval_hash:
         raise GateError(
             f"eval set hash mismatch: version {candidate_version} recorded {trained_on}, "
@@ -92,6 +100,8 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
         greater_is_better=metric.greater_is_better,
         mode=settings.mode,
         min_improvement=settings.min_improvement,
+        merge_tolerance=settings.merge_tolerance,
+        candidate_model=params.model.candidates,
         candidate_version=candidate_version,
         baseline_kind="champion" if champion else "naive",
         baseline_version=champion,
@@ -100,13 +110,13 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
         eval_data_hash=eval_hash,
         eval_rows=len(evaluation.labels),
     )
-    if champion == candidate_version:
-        report.reason = f"version {candidate_version} already is the champion"
-        return report
-
-    candidate_proba = _registered_proba(client, name, candidate_version, evaluation.features, classes)
+    candidate = fetch_model(client, params.model.candidates, candidate_version)
+    report.candidate_digest = candidate.digest
+    candidate_proba = _aligned_proba(candidate.bundle, evaluation.features, classes)
     if champion:
-        baseline_proba = _registered_proba(client, name, champion, evaluation.features, classes)
+        # Versions promoted before digests were recorded carry none; a recorded one must match.
+        baseline = fetch_model(client, name, champion, require_digest=False).bundle
+        baseline_proba = _aligned_proba(baseline, evaluation.features, classes)
     else:
         train_labels = to_dataset(train_frame, params.data, classes).labels
         baseline_proba = _naive_proba(train_labels, len(classes), len(evaluation.labels))
@@ -118,12 +128,19 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
     report.required_value = required_value(
         report.baseline_value, settings.min_improvement, settings.mode, metric.greater_is_better
     )
+    report.merge_floor = required_value(
+        report.baseline_value, -settings.merge_tolerance, settings.mode, metric.greater_is_better
+    )
     interval = paired_bootstrap(
         metric, evaluation.labels, candidate_proba, baseline_proba,
         settings.bootstrap_samples, settings.confidence, settings.seed,
     )  # fmt: skip
     report.ci_low, report.ci_high = interval.low, interval.high
 
+    no_regression = within_tolerance(
+        report.candidate_value, report.baseline_value, settings.merge_tolerance, settings.mode, metric.greater_is_better
+    )
+    report.merge = "pass" if no_regression else "regression"
     beats = meets_requirement(
         report.candidate_value, report.baseline_value, settings.min_improvement, settings.mode, metric.greater_is_better
     )
@@ -140,22 +157,24 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
 
 
 def _record(client: MlflowClient, report: GateReport) -> None:
-    """Leave the decision on the model versions, so the registry alone explains every alias move."""
+    """Leave the decision on the candidate version, so the registry alone explains every promotion.
+
+    Only the candidates model is written: the gate runs with the credential that cannot write
+    the production model.
+    """
     tags = {
         "gate.decision": report.decision,
+        "gate.merge": report.merge,
         "gate.metric": report.metric,
         "gate.candidate_value": f"{report.candidate_value:.6f}",
         "gate.baseline_kind": report.baseline_kind,
         "gate.baseline_version": report.baseline_version or "",
         "gate.baseline_value": f"{report.baseline_value:.6f}",
         "gate.eval_data_hash": report.eval_data_hash,
+        "gate.digest": report.candidate_digest,
     }
     for key, value in tags.items():
-        client.set_model_version_tag(report.model_name, report.candidate_version, key, value)
-    if report.baseline_version:
-        client.set_model_version_tag(
-            report.model_name, report.baseline_version, "gate.rescored_eval_data_hash", report.eval_data_hash
-        )
+        client.set_model_version_tag(report.candidate_model, report.candidate_version, key, value)
 
 
 def run_gate(params: Params, reports: Reports, candidate_version: str | None = None) -> GateReport:
@@ -169,6 +188,7 @@ def run_gate(params: Params, reports: Reports, candidate_version: str | None = N
             reason=redact(f"{type(error).__name__}: {error}"),  # gate.json is uploaded as an artifact
             model_name=params.model.name,
             metric=params.gate.metric,
+            candidate_model=params.model.candidates,
             candidate_version=candidate_version,
         )
     report.write(reports)

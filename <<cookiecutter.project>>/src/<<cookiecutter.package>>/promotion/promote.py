@@ -1,8 +1,10 @@
-"""`make promote` and `make rollback`: move the `champion` alias, only as the gate decided.
+"""`make promote` and `make rollback`: the only writers of the production model.
 
-Promotion is compare-and-set under a registry lock: it re-reads the champion and refuses
-when it is no longer the baseline the gate scored, so of two concurrent promotions exactly
-one wins and the other is refused, never silently overwritten.
+Promotion copies the gated version of the candidates model into the production model and
+points `champion` at the copy, and does so only for the files the gate scored: the candidate
+is downloaded again and its digest must equal the one in gate.json. The alias move is
+compare-and-set under a registry lock: it re-reads the champion and refuses when it is no
+longer the baseline the gate scored, so of two concurrent promotions exactly one wins.
 The replaced champion keeps the `previous-champion` alias for a one-command rollback.
 """
 
@@ -11,12 +13,23 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from mlflow import MlflowClient
+
 from << cookiecutter.package >>.config import Params
+from << cookiecutter.package >>.digest import DIGEST_TAG
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.promotion.lock import alias_lock
-from << cookiecutter.package >>.promotion.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version
+from << cookiecutter.package >>.promotion.registry import (
+    CHAMPION,
+    PREVIOUS_CHAMPION,
+    DigestMismatch,
+    alias_version,
+    fetch_model,
+)
 from << cookiecutter.package >>.promotion.report import GateReport
 from << cookiecutter.package >>.tracking import connect
+
+IMAGE_DIGEST_TAG = "image.digest"  # the serving image built from a production version
 
 
 class PromotionRefused(RuntimeError):
@@ -32,21 +45,40 @@ def _gate_report(params: Params, reports: Reports) -> GateReport:
         raise PromotionRefused(f"{reports.gate} missing: run `make gate` first")
     if report.decision != "promote":
         raise PromotionRefused(f"the gate said {report.decision!r} ({report.reason}); nothing promoted")
-    if report.model_name != params.model.name:
-        raise PromotionRefused(f"{reports.gate} is for model {report.model_name!r}, not {params.model.name!r}")
+    if (report.model_name, report.candidate_model) != (params.model.name, params.model.candidates):
+        raise PromotionRefused(
+            f"{reports.gate} gates {report.candidate_model!r} into {report.model_name!r}, "
+            f"not {params.model.candidates!r} into {params.model.name!r}"
+        )
     return report
 
 
-def promote(params: Params, reports: Reports) -> str:
-    """Make the gated candidate the champion; return its version."""
-    report = _gate_report(params, reports)
-    name, candidate, scored_baseline = params.model.name, report.candidate_version, report.baseline_version
-    client = connect(params)
-    tags = client.get_model_version(name, candidate).tags or {}
+def _verified_digest(client: MlflowClient, report: GateReport) -> str:
+    """The candidate's digest now, refused unless it is the one the gate scored."""
+    model, version = report.candidate_model, report.candidate_version
+    tags = client.get_model_version(model, version).tags or {}
     if tags.get("gate.decision") != "promote" or tags.get("gate.eval_data_hash") != report.eval_data_hash:
+        raise PromotionRefused(f"the registry has no passing gate for {model} version {version}; run `make gate` again")
+    try:
+        digest = fetch_model(client, model, version).digest
+    except DigestMismatch as error:
+        raise PromotionRefused(f"{error}; run `make train` and `make gate` again") from None
+    if digest != report.candidate_digest:
         raise PromotionRefused(
-            f"the registry has no passing gate for version {candidate} matching {reports.gate}; run `make gate` again"
+            f"{model} version {version} changed since the gate scored it: the gate scored {report.candidate_digest}, "
+            f"the registry now gives {digest}; nothing promoted"
         )
+    return digest
+
+
+def promote(params: Params, reports: Reports, image_digest: str | None = None) -> str:
+    """Copy the gated candidate into the production model and make the copy the champion; return
+    the production version. `image_digest` (the staged serving image) is recorded on it."""
+    report = _gate_report(params, reports)
+    name, scored_baseline = params.model.name, report.baseline_version
+    client = connect(params)
+    digest = _verified_digest(client, report)
+    source = client.get_model_version(report.candidate_model, report.candidate_version)
     with alias_lock(client, name):
         current = alias_version(client, name, CHAMPION)
         if current != scored_baseline:
@@ -54,18 +86,58 @@ def promote(params: Params, reports: Reports) -> str:
                 f"the champion changed since the gate scored it (it compared with {scored_baseline or 'no champion'}, "
                 f"now {current}); run `make gate` again"
             )
+        copy = client.copy_model_version(f"models:/{report.candidate_model}/{report.candidate_version}", name)
+        version = str(copy.version)
+        lineage = {
+            DIGEST_TAG: digest,
+            "source.model": report.candidate_model,
+            "source.version": str(report.candidate_version),
+            "source.run_id": source.run_id,
+            "eval_data_hash": report.eval_data_hash,
+            "gate.decision": report.decision,
+            "gate.metric": report.metric,
+            "gate.candidate_value": f"{report.candidate_value:.6f}",
+            "gate.baseline_version": scored_baseline or "",
+            "gate.baseline_value": f"{report.baseline_value:.6f}",
+            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if image_digest:
+            lineage[IMAGE_DIGEST_TAG] = image_digest
+        for key, value in lineage.items():
+            client.set_model_version_tag(name, version, key, value)
         if current:
             client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
-        client.set_registered_model_alias(name, CHAMPION, candidate)
-    client.set_model_version_tag(name, candidate, "promoted_at", datetime.now(UTC).isoformat(timespec="seconds"))
-    record = {"model_name": name, "champion": candidate, "previous_champion": current}
+        client.set_registered_model_alias(name, CHAMPION, version)
+    record = {
+        "model_name": name,
+        "champion": version,
+        "previous_champion": current,
+        "candidate_model": report.candidate_model,
+        "candidate_version": str(report.candidate_version),
+        "model_digest": digest,
+        "image_digest": image_digest,
+    }
     reports.write(reports.promotion, json.dumps(record, indent=2) + "\n")
-    print(f"{name}: champion is now version {candidate}" + (f" (previous-champion: {current})" if current else ""))
-    return candidate
+    _tag_candidate(client, report, version)
+    print(
+        f"{name}: champion is now version {version}, a copy of {report.candidate_model} version "
+        f"{report.candidate_version} ({digest})" + (f"; previous-champion: {current}" if current else "")
+    )
+    return version
 
 
-def rollback(params: Params) -> str:
-    """Swap champion and previous-champion (running it twice undoes it); return the new champion."""
+def _tag_candidate(client: MlflowClient, report: GateReport, version: str) -> None:
+    """The lineage's other direction: which production version a candidate became."""
+    client.set_model_version_tag(report.candidate_model, report.candidate_version, "promoted.model", report.model_name)
+    client.set_model_version_tag(report.candidate_model, report.candidate_version, "promoted.version", version)
+
+
+def rollback(params: Params, reports: Reports) -> str:
+    """Swap champion and previous-champion (running it twice undoes it); return the new champion.
+
+    reports/rollback.json names the new champion's serving image, which CI re-tags instead of
+    rebuilding it.
+    """
     name = params.model.name
     client = connect(params)
     with alias_lock(client, name):
@@ -75,5 +147,14 @@ def rollback(params: Params) -> str:
         client.set_registered_model_alias(name, CHAMPION, previous)
         if current:
             client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
+    tags = client.get_model_version(name, previous).tags or {}
+    record = {
+        "model_name": name,
+        "champion": previous,
+        "previous_champion": current,
+        "model_digest": tags.get(DIGEST_TAG),
+        "image_digest": tags.get(IMAGE_DIGEST_TAG),
+    }
+    reports.write(reports.rollback, json.dumps(record, indent=2) + "\n")
     print(f"{name}: champion rolled back to version {previous} (previous-champion: {current or 'none'})")
     return previous

@@ -2,12 +2,14 @@
 
 A missing champion is a normal state (first model: compare with the naive baseline); an
 unreachable server is not, and must reach the caller as an error so the gate fails closed.
-A version is read as data only: its bundle's files, loaded by this checkout's code.
+A version is read as data only: its bundle's files, loaded by this checkout's code, and
+checked against the digest recorded when it was trained.
 """
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from << cookiecutter.package >>.digest import DIGEST_TAG, bundle_digest
 from << cookiecutter.package >>.paths import REGISTERED_BUNDLE
 
 if TYPE_CHECKING:
@@ -26,6 +29,10 @@ PREVIOUS_CHAMPION = "previous-champion"
 
 class RegistryError(RuntimeError):
     """The tracking server or registry cannot answer; the pipeline must stop, not guess."""
+
+
+class DigestMismatch(RegistryError):
+    """A version's files are not the ones recorded for it: they changed after training."""
 
 
 def is_absent(error: MlflowException) -> bool:
@@ -61,9 +68,31 @@ def download_bundle(client: MlflowClient, model_name: str, version: str, destina
     return Path(local)
 
 
-def load_bundle(client: MlflowClient, model_name: str, version: str) -> ModelBundle:
-    """A registered version as a model this checkout can score (see `download_bundle`)."""
+@dataclass(frozen=True)
+class FetchedModel:
+    """A registered version loaded from its data files, with the digest of exactly those files."""
+
+    bundle: ModelBundle
+    digest: str
+    recorded_digest: str | None  # the DIGEST_TAG of the version; None for versions from before digests
+
+
+def fetch_model(client: MlflowClient, model_name: str, version: str, require_digest: bool = True) -> FetchedModel:
+    """Download, digest and load a version (see `download_bundle`); refuse files that differ from
+    the recorded digest, and (unless `require_digest` is False) a version that records none."""
     from << cookiecutter.package >>.training.model import ModelBundle  # torch only where a model is loaded
 
+    recorded = (client.get_model_version(model_name, version).tags or {}).get(DIGEST_TAG)
+    if recorded is None and require_digest:
+        raise DigestMismatch(
+            f"{model_name!r} version {version} records no {DIGEST_TAG} tag: register it with `make train`"
+        )
     with tempfile.TemporaryDirectory() as scratch:
-        return ModelBundle.load(download_bundle(client, model_name, version, Path(scratch)))
+        local = download_bundle(client, model_name, version, Path(scratch))
+        digest = bundle_digest(local)
+        if recorded is not None and digest != recorded:
+            raise DigestMismatch(
+                f"{model_name!r} version {version} was trained as {recorded} but its files now give {digest}: "
+                "its artifacts changed after registration; nothing done"
+            )
+        return FetchedModel(ModelBundle.load(local), digest, recorded)

@@ -1,5 +1,10 @@
-"""The gate's decision as a record: JSON for machines (CI reads `decision`), Markdown for the
-reviewer (the step summary and the pull-request comment, which may be public)."""
+"""The gate's decision as a record: JSON for machines (CI reads `decision` and `merge`), Markdown
+for the reviewer (the step summary and the pull-request comment, which may be public).
+
+Two verdicts: `decision` (promote / reject / error) says whether the candidate may become the
+champion; `merge` (pass / regression / error) says whether the change may merge, because it
+is not worse than the champion by more than `merge_tolerance`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from << cookiecutter.package >>.paths import Reports
 
 EXIT_CODES = {"promote": 0, "reject": 1, "error": 2}
+MERGE_ICONS = {"pass": "✅", "regression": "❌", "error": "⛔"}
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
 
 
@@ -19,15 +25,20 @@ class GateReport:
     reason: str
     model_name: str
     metric: str
+    merge: str = "error"
     greater_is_better: bool | None = None
     mode: str | None = None
     min_improvement: float | None = None
+    candidate_model: str | None = None
     candidate_version: str | None = None
+    candidate_digest: str | None = None
     candidate_value: float | None = None
     baseline_kind: str | None = None
     baseline_version: str | None = None
     baseline_value: float | None = None
     required_value: float | None = None
+    merge_tolerance: float | None = None
+    merge_floor: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     confidence: float | None = None
@@ -73,12 +84,19 @@ def render_markdown(report: GateReport) -> str:
     baseline = f"champion v{report.baseline_version}" if champion else (report.baseline_kind or "n/a")
     direction = {True: "higher is better", False: "lower is better", None: "n/a"}[report.greater_is_better]
     margin = f"{report.mode} {report.min_improvement:g}" if report.min_improvement is not None else "n/a"
+    tolerance = f"{report.mode} {report.merge_tolerance:g}" if report.merge_tolerance is not None else "n/a"
+    digest = f", `{report.candidate_digest[:19]}`" if report.candidate_digest else ""
     rows = [
         ("Decision", f"{icon} **{report.decision}**: {redact(report.reason)}"),
+        ("Merge check", f"{MERGE_ICONS[report.merge]} **{report.merge}**"),
         ("Metric", f"`{report.metric}` ({direction})"),
-        ("Candidate", f"v{report.candidate_version}: {_fmt(report.candidate_value)}"),
+        (
+            "Candidate",
+            f"`{report.candidate_model}` v{report.candidate_version}: {_fmt(report.candidate_value)}{digest}",
+        ),
         ("Baseline", f"{baseline}: {_fmt(report.baseline_value)}"),
-        ("Required", f"{_fmt(report.required_value)} (margin: {margin})"),
+        ("Required to promote", f"{_fmt(report.required_value)} (margin: {margin})"),
+        ("Merge floor", f"{_fmt(report.merge_floor)} (tolerance: {tolerance})"),
         (
             f"Improvement CI ({(report.confidence or 0) * 100:.0f} %)",
             f"[{_fmt(report.ci_low)}, {_fmt(report.ci_high)}]"

@@ -37,6 +37,18 @@ def meets_requirement(
     return candidate > required if greater_is_better else candidate < required
 
 
+def within_tolerance(candidate: float, baseline: float, tolerance: float, mode: str, greater_is_better: bool) -> bool:
+    """The merge check: the candidate is not worse than the baseline by more than `tolerance`.
+
+    An unchanged model passes (it is not worse at all); a model that would not be promoted may
+    still pass, because a pull request that leaves the model as good as it was should merge.
+    """
+    floor = required_value(baseline, -tolerance, mode, greater_is_better)
+    if math.isclose(candidate, floor, rel_tol=_TOLERANCE, abs_tol=_TOLERANCE):
+        return True
+    return candidate > floor if greater_is_better else candidate < floor
+
+
 @dataclass(frozen=True)
 class Interval:
     low: float

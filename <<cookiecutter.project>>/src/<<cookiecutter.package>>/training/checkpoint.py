@@ -27,7 +27,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 def load_checkpoint(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain values only: no code
 
 
 def discard_checkpoint(path: Path) -> None:

@@ -14,6 +14,7 @@ import torch
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.models.model import ModelInfo
 
+from << cookiecutter.package >>.digest import bundle_digest
 from << cookiecutter.package >>.paths import REGISTERED_BUNDLE
 from << cookiecutter.package >>.training.model import ModelBundle
 
@@ -49,12 +50,14 @@ def pip_requirements() -> list[str]:
     ]
 
 
-def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, registered_name: str) -> ModelInfo:
-    """Log the model (signature + input example) in the active run and register a new version."""
+def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, registered_name: str) -> tuple[ModelInfo, str]:
+    """Log the model (signature + input example) in the active run and register a new version;
+    return it with the digest of the bundle files it holds (see digest.py)."""
     signature: ModelSignature = infer_signature(input_example, predictions_frame(bundle, input_example))
     with tempfile.TemporaryDirectory() as scratch:
         bundle.save(Path(scratch) / BUNDLE_KEY)
-        return mlflow.pyfunc.log_model(
+        digest = bundle_digest(Path(scratch) / BUNDLE_KEY)
+        info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
             artifacts={BUNDLE_KEY: str(Path(scratch) / BUNDLE_KEY)},
@@ -64,3 +67,4 @@ def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, registered_name
             pip_requirements=pip_requirements(),
             registered_model_name=registered_name,
         )
+    return info, digest

@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import Dataset, class_names, file_sha256, frame_sha256, read_table, split, to_dataset
+from << cookiecutter.package >>.digest import DIGEST_TAG
 from << cookiecutter.package >>.metrics import score_all
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.preprocessing import Preprocessor
@@ -50,6 +51,7 @@ class TrainResult:
     run_id: str
     model_name: str
     model_version: str
+    model_digest: str
     metrics: dict[str, float]
     eval_data_hash: str
     epochs_run: int
@@ -248,15 +250,18 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
         bundle.network.to("cpu")
         final = _eval_scores(bundle, evaluation)
         mlflow.log_metrics({f"eval_{name}": value for name, value in final.items()})
-        info = log_bundle(bundle, evaluation.features.head(5), params.model.name)
+        info, digest = log_bundle(bundle, evaluation.features.head(5), params.model.candidates)
         version = str(info.registered_model_version)
-        mlflow.MlflowClient().set_model_version_tag(params.model.name, version, "eval_data_hash", eval_hash)
+        client = mlflow.MlflowClient()
+        client.set_model_version_tag(params.model.candidates, version, "eval_data_hash", eval_hash)
+        client.set_model_version_tag(params.model.candidates, version, DIGEST_TAG, digest)
 
     discard_checkpoint(ckpt_file)
     result = TrainResult(
         run_id=run.info.run_id,
-        model_name=params.model.name,
+        model_name=params.model.candidates,
         model_version=version,
+        model_digest=digest,
         metrics=final,
         eval_data_hash=eval_hash,
         epochs_run=params.train.epochs - first_epoch + 1,
@@ -264,5 +269,5 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
     )
     reports.write(reports.train, result.to_json() + "\n")
     metric = params.gate.metric
-    print(f"registered {params.model.name} v{version} (run {run.info.run_id}); eval {metric}={final[metric]:.4f}")
+    print(f"registered {params.model.candidates} v{version} (run {run.info.run_id}); eval {metric}={final[metric]:.4f}")
     return result

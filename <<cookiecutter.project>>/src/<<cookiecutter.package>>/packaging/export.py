@@ -107,6 +107,9 @@ def export_model(
     metadata = {
         "model_name": name,
         "model_version": str(version),
+        # The candidates version this model was trained as: the number in its image tag, the
+        # same before and after promotion (production versions were copied from one).
+        "candidate_version": str(version) if candidate else (registered.tags or {}).get("source.version"),
         "run_id": registered.run_id,
         "model_digest": model.digest,
     }

@@ -56,7 +56,10 @@ def model_metadata(context: Path) -> dict:
 
 
 def image_tag(name: str, context: Path) -> str:
-    return f"{name}:model-{model_metadata(context)['model_version']}"
+    """`model-<n>`, n being the candidates version the model was trained as, so one tag never
+    names two models (versions promoted before the candidates model existed keep their own)."""
+    metadata = model_metadata(context)
+    return f"{name}:model-{metadata.get('candidate_version') or metadata['model_version']}"
 
 
 def build_image(

@@ -14,6 +14,7 @@ import json
 from datetime import UTC, datetime
 
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.digest import DIGEST_TAG
@@ -127,9 +128,19 @@ def promote(params: Params, reports: Reports, image_digest: str | None = None) -
 
 
 def _tag_candidate(client: MlflowClient, report: GateReport, version: str) -> None:
-    """The lineage's other direction: which production version a candidate became."""
-    client.set_model_version_tag(report.candidate_model, report.candidate_version, "promoted.model", report.model_name)
-    client.set_model_version_tag(report.candidate_model, report.candidate_version, "promoted.version", version)
+    """The lineage's other direction: which production version a candidate became.
+
+    A convenience beside the production version's `source.*` tags, written after the promotion
+    took effect: a failure here is reported, never turned into a failed promotion.
+    """
+    tags = {"promoted.model": report.model_name, "promoted.version": version}
+    try:
+        for key, value in tags.items():
+            client.set_model_version_tag(report.candidate_model, report.candidate_version, key, value)
+    except MlflowException as error:
+        print(
+            f"warning: promoted, but could not tag {report.candidate_model} version {report.candidate_version}: {error}"
+        )
 
 
 def rollback(params: Params, reports: Reports) -> str:

@@ -1,0 +1,278 @@
+"""The gate is a trust boundary: against MLflow's basic-auth server, the credential that trains
+and gates (every branch's CI) cannot touch the production model; only the promotion credential
+(the production environment's) can, and `make promote` with it moves `champion` to exactly the
+bytes the gate scored.
+
+`grant_pipeline` is the platform admin's whole set-up, as docs/trust-model.md describes it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.server import get_app_client
+from mlflow.server.auth.client import AuthServiceClient
+
+from support.commands import make, read_report, tool_env
+from support.services import AuthMlflowServer, Postgres
+from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, render
+
+pytestmark = pytest.mark.slow
+
+PRODUCTION = DEFAULT_PACKAGE  # params.yaml model.name
+CANDIDATES = f"{DEFAULT_PACKAGE}-candidates"  # params.yaml model.candidates
+LOCK = f"{DEFAULT_PACKAGE}.promotion-lock"  # what `make promote` creates and deletes around its alias moves
+EXPERIMENT = DEFAULT_PROJECT  # params.yaml mlflow.experiment
+CANDIDATE_USER, PROMOTE_USER = "ci-candidate", "ci-promote"
+
+
+# --- the platform admin's set-up -----------------------------------------------------------
+
+
+def grant_pipeline(
+    auth: AuthServiceClient,
+    registry: MlflowClient,
+    *,
+    model: str = PRODUCTION,
+    experiment: str = EXPERIMENT,
+    candidate_user: str = CANDIDATE_USER,
+    promote_user: str = PROMOTE_USER,
+) -> None:
+    """What an MLflow admin runs once per project, with admin credentials in the environment
+    (MLFLOW_TRACKING_USERNAME/PASSWORD) and both users already created (`auth.create_user`).
+
+    The admin creates the experiment and both registered models, so that neither CI user owns
+    (MANAGE) anything the other relies on; each user is then granted the least it needs.
+    Creating a registered model needs no grant while workspaces are off: that is how
+    `make promote` creates its lock, and why the candidate user is explicitly denied the
+    lock's name.
+    """
+    experiment_id = registry.create_experiment(experiment)
+    registry.create_registered_model(model, description="production: written only by make promote / rollback")
+    registry.create_registered_model(f"{model}-candidates", description="every training run registers here")
+
+    # CI on every branch: runs, artifacts and versions in the candidates model; the champion read-only.
+    auth.grant_user_permission(candidate_user, "experiment", experiment_id, "EDIT")
+    auth.grant_user_permission(candidate_user, "registered_model", f"{model}-candidates", "EDIT")
+    auth.grant_user_permission(candidate_user, "registered_model", model, "READ")
+    # The production environment: copies a candidate into production, moves aliases, tags both
+    # sides of the copy (a candidate records the production version it became). EDIT, not
+    # MANAGE: it cannot delete either model or change anyone's permissions.
+    auth.grant_user_permission(promote_user, "experiment", experiment_id, "READ")
+    auth.grant_user_permission(promote_user, "registered_model", f"{model}-candidates", "EDIT")
+    auth.grant_user_permission(promote_user, "registered_model", model, "EDIT")
+    # A role, not a user grant: MLflow deletes a model's user grants with the model, and the lock
+    # is deleted after every promotion; an admin-made role's DENY outlives it.
+    no_lock = auth.create_role("default", f"{model}-no-promotion-lock", "may not squat the promotion lock")
+    auth.add_role_permission(no_lock.id, "registered_model", f"{model}.promotion-lock", "DENY")
+    auth.assign_role(candidate_user, no_lock.id)
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+@contextmanager
+def acting_as(credentials: dict[str, str]) -> Iterator[MlflowClient]:
+    """An MLflow client (and the fluent API) that authenticates as the given user."""
+    saved = {name: os.environ.get(name) for name in credentials}
+    os.environ.update(credentials)
+    try:
+        yield MlflowClient(tracking_uri=credentials["MLFLOW_TRACKING_URI"])
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class Registry:
+    """An auth-enabled server set up by `grant_pipeline`, and the credentials of its CI users."""
+
+    def __init__(self, server: AuthMlflowServer) -> None:
+        self.server = server
+        self.passwords = {CANDIDATE_USER: secrets.token_urlsafe(16), PROMOTE_USER: secrets.token_urlsafe(16)}
+        with acting_as(server.admin_credentials) as admin:
+            auth = get_app_client("basic-auth", tracking_uri=server.uri)
+            for user, password in self.passwords.items():
+                auth.create_user(user, password)
+            grant_pipeline(auth, admin)
+
+    def env(self, user: str) -> dict[str, str]:
+        return self.server.credentials(user, self.passwords[user])
+
+    @property
+    def candidate(self) -> dict[str, str]:
+        return self.env(CANDIDATE_USER)
+
+    @property
+    def promoter(self) -> dict[str, str]:
+        return self.env(PROMOTE_USER)
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.server.admin_credentials
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    cluster = Postgres()
+    cluster.start()
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture(scope="module")
+def new_registry(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], Registry]]:
+    """Each call: a fresh auth-enabled server (its own tracking and user databases), set up."""
+    servers: list[AuthMlflowServer] = []
+
+    def start() -> Registry:
+        name = f"registry{len(servers)}"
+        artifacts = tmp_path_factory.mktemp(name) / "artifacts"
+        artifacts.mkdir()
+        backend = postgres.create_database(name)
+        server = AuthMlflowServer(backend, artifacts, postgres.create_database(f"{name}_auth"))
+        servers.append(server)
+        server.start()
+        return Registry(server)
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+# --- the candidate credential cannot write production -------------------------------------
+
+
+def _register_candidate(registry: Registry) -> str:
+    """A small candidate version registered with the candidate credential, as `make train` does."""
+    with acting_as(registry.candidate) as client:
+        experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.log_text("weights", "model/weights.txt")
+        version = client.create_model_version(
+            CANDIDATES, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id
+        )
+    return str(version.version)
+
+
+@pytest.fixture(scope="module")
+def champion_registry(new_registry: Callable[[], Registry]) -> Registry:
+    """A registry whose production model has a champion, put there with the promotion credential."""
+    registry = new_registry()
+    candidate_version = _register_candidate(registry)
+    with acting_as(registry.promoter) as client:
+        production = client.copy_model_version(f"models:/{CANDIDATES}/{candidate_version}", PRODUCTION)
+        client.set_registered_model_alias(PRODUCTION, "champion", production.version)
+    return registry
+
+
+def _denied(error: BaseException) -> bool:
+    """The server answered 403, here or in what this error wraps (`copy_model_version` wraps it)."""
+    while error is not None:
+        if isinstance(error, MlflowException) and error.error_code == "PERMISSION_DENIED":
+            return error.get_http_status_code() == 403
+        error = error.__cause__
+    return False
+
+
+def _production_state(registry: Registry) -> tuple:
+    with acting_as(registry.admin) as client:
+        model = client.get_registered_model(PRODUCTION)
+        versions = client.search_model_versions(f"name='{PRODUCTION}'")
+    return dict(model.aliases), model.tags, sorted(str(version.version) for version in versions)
+
+
+def test_candidate_credential_registers_candidates_and_reads_the_champion(champion_registry: Registry):
+    version = _register_candidate(champion_registry)
+    with acting_as(champion_registry.candidate) as client:
+        assert str(client.get_model_version(CANDIDATES, version).version) == version
+        champion = client.get_model_version_by_alias(PRODUCTION, "champion")
+        assert str(champion.version) == "1"
+        local = mlflow.artifacts.download_artifacts(f"models:/{PRODUCTION}@champion")
+    assert (Path(local) / "weights.txt").read_text() == "weights"
+
+
+PRODUCTION_WRITES = {
+    "set-alias": lambda client: client.set_registered_model_alias(PRODUCTION, "champion", "1"),
+    "create-version": lambda client: client.create_model_version(
+        PRODUCTION, source=f"models:/{CANDIDATES}/1", run_id=client.get_model_version(CANDIDATES, "1").run_id
+    ),
+    "copy-version": lambda client: client.copy_model_version(f"models:/{CANDIDATES}/1", PRODUCTION),
+    "set-tag": lambda client: client.set_registered_model_tag(PRODUCTION, "approved", "yes"),
+    "delete-model": lambda client: client.delete_registered_model(PRODUCTION),
+}
+
+
+@pytest.mark.parametrize("write", PRODUCTION_WRITES.values(), ids=PRODUCTION_WRITES.keys())
+def test_candidate_credential_cannot_write_the_production_model(champion_registry: Registry, write):
+    before = _production_state(champion_registry)
+    with acting_as(champion_registry.candidate) as client, pytest.raises(MlflowException) as refused:
+        write(client)
+    assert _denied(refused.value), refused.value
+    assert _production_state(champion_registry) == before
+
+
+def test_candidate_credential_cannot_take_the_promotion_lock(champion_registry: Registry):
+    """Else a branch could hold the lock and stall every promotion until it goes stale."""
+    with acting_as(champion_registry.candidate) as client, pytest.raises(MlflowException) as refused:
+        client.create_registered_model(LOCK)
+    assert _denied(refused.value), refused.value
+    with acting_as(champion_registry.admin) as client:
+        assert client.search_registered_models(f"name='{LOCK}'") == []
+
+
+def test_promotion_credential_tags_versions_and_moves_aliases_but_deletes_no_model(champion_registry: Registry):
+    with acting_as(champion_registry.promoter) as client:
+        client.set_model_version_tag(PRODUCTION, "1", "reviewed", "yes")
+        client.set_registered_model_alias(PRODUCTION, "previous-champion", "1")
+        client.set_model_version_tag(CANDIDATES, "1", "promoted.version", "1")
+        assert client.get_model_version(PRODUCTION, "1").tags["reviewed"] == "yes"
+        for model in (PRODUCTION, CANDIDATES):
+            with pytest.raises(MlflowException) as refused:
+                client.delete_registered_model(model)
+            assert _denied(refused.value), refused.value
+
+
+# --- end to end: a rendered project's Make targets with each credential --------------------
+
+
+def test_only_the_promotion_credential_promotes_and_the_champion_is_the_gated_digest(
+    tmp_path: Path, new_registry: Callable[[], Registry]
+):
+    registry = new_registry()
+    project = render(tmp_path)
+    candidate_env, promote_env = tool_env(**registry.candidate), tool_env(**registry.promoter)
+
+    make(project, "validate", env=tool_env())  # needs no registry at all
+    make(project, "train", "gate", env=candidate_env)
+    trained, gated = read_report(project, "train.json"), read_report(project, "gate.json")
+    assert trained["model_name"] == CANDIDATES
+    assert gated["decision"] == "promote"
+    assert gated["candidate_digest"] == trained["model_digest"]
+
+    refused = make(project, "promote", env=candidate_env, check=False)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "403" in output or "permission" in output.lower(), output
+    with acting_as(registry.admin) as client:
+        assert "champion" not in client.get_registered_model(PRODUCTION).aliases
+
+    make(project, "promote", env=promote_env)
+    promoted = read_report(project, "promote.json")
+    with acting_as(registry.admin) as client:
+        champion = client.get_model_version_by_alias(PRODUCTION, "champion")
+        assert client.search_registered_models(f"name='{LOCK}'") == [], "the promotion lock was not released"
+    assert str(champion.version) == promoted["champion"]
+    assert champion.tags["model.digest"] == trained["model_digest"] == promoted["model_digest"]
+    assert promoted["candidate_model"] == CANDIDATES
+    assert promoted["candidate_version"] == trained["model_version"]

@@ -47,6 +47,8 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _REGISTRY = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
+# GitHub environment names: letters, digits, '-', '_', '.' (GitHub allows up to 255 characters).
+_ENVIRONMENT = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _IMAGE = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*")
 
 Check = Callable[[str], "str | None"]
@@ -143,6 +145,14 @@ RULES: dict[str, tuple[Check, str]] = {
     "gpu_runner_labels": (_check_labels, '["self-hosted", "linux", "x64", "gpu"]'),
     "registry": (_matches(_REGISTRY, "must be a registry host name, optionally with :port"), "ghcr.io"),
     "image_name": (_optional(_matches(_IMAGE, "must be empty or a lowercase path (a-z 0-9 . _ - /)")), "org/churn"),
+    "production_environment": (
+        _matches(_ENVIRONMENT, "must be a GitHub environment name: letters, digits, '-', '_' or '.'"),
+        "production",
+    ),
+    "staging_environment": (
+        _matches(_ENVIRONMENT, "must be a GitHub environment name: letters, digits, '-', '_' or '.'"),
+        "staging",
+    ),
     "primary_metric": (_choice("primary_metric"), "accuracy"),
     "min_improvement": (_check_min_improvement, "0.02"),
     "improvement_mode": (_choice("improvement_mode"), "relative"),

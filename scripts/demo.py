@@ -2,12 +2,14 @@
 
     python scripts/demo.py [--output-dir build/demo]        (this is `make demo`)
 
-1. A push to main: validate ∥ test → train → gate → promote → image. The registry is empty, so
-   the gate compares the candidate with a naive baseline and promotes it: version 1 becomes
-   the champion and the image job builds it.
+1. A push to main: validate ∥ test → train → gate → image → promote. The registry is empty, so
+   the gate compares candidate 1 with a naive baseline and says promote: the image job builds
+   it (tag model-1), and promote, with the production credential, makes it production version 1,
+   the champion, and re-tags that image digest champion and prod.
 2. A pull request whose head commit weakens the model (one epoch at a tenth of the learning
-   rate): the gate scores the new candidate against champion 1 and rejects it; promote and
-   image do not run and the champion stays version 1.
+   rate), with the candidate credential only: the gate scores the new candidate against
+   champion 1, finds a regression and FAILS (the PR check that blocks the merge); image and
+   promote do not run and the champion stays version 1.
 
 Both runs share one MLflow registry, a SQLite file in the output directory. act runs every job
 on this machine (host mode) with this interpreter's packages, and stand-ins for the
@@ -59,12 +61,19 @@ def gate_markdown(result: ActResult) -> str:
 
 def push_checks(result: ActResult, registry: Registry) -> Checks:
     gate = gate_report(result)
-    every_job = {CI_JOBS[name]: "success" for name in ("validate", "test", "train", "gate", "promote", "image")}
+    every_job = {CI_JOBS[name]: "success" for name in ("validate", "test", "train", "gate", "image", "promote")}
+    digest = result.outputs(CI_JOBS["image"]).get("digest")
+    tags = result.image_registry()
+    image_tags = {tag.rsplit(":", 1)[1]: value for tag, value in tags.items()}
     return {
         "jobs": (result.jobs, every_job),
         "gate decision": (result.outputs(CI_JOBS["gate"]).get("decision"), "promote"),
         "gate baseline": (gate.get("baseline_kind"), "naive"),
         "champion": (registry.champion(), "1"),
+        "image tags model-1, champion, prod on the built digest": (
+            image_tags,
+            dict.fromkeys(("model-1", "champion", "prod"), digest),
+        ),
     }
 
 
@@ -81,6 +90,8 @@ def pull_request_checks(result: ActResult, registry: Registry) -> Checks:
     before_gate = [CI_JOBS[name] for name in ("validate", "test", "train")]
     return {
         "validate, test, train": ([result.jobs.get(job) for job in before_gate], ["success"] * 3),
+        "gate check (the PR's required check)": (result.jobs.get(CI_JOBS["gate"]), "failure"),
+        "merge check": (result.outputs(CI_JOBS["gate"]).get("merge"), "regression"),
         "gate decision": (result.outputs(CI_JOBS["gate"]).get("decision"), "reject"),
         "gate baseline": ((gate.get("baseline_kind"), str(gate.get("baseline_version"))), ("champion", "1")),
         "candidate scored worse than the champion": (scored_worse(gate), True),
@@ -128,10 +139,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print("== 1. push to main, empty registry", flush=True)
     push = act.run(
-        "push", push_event(REPOSITORY, main_sha), secrets=registry.secrets(), variables=CPU_RUNNER,
+        "push", push_event(REPOSITORY, main_sha), secrets=registry.promote_secrets(), variables=CPU_RUNNER,
         name="push", timeout=args.timeout,
     )  # fmt: skip
-    expected = "the candidate beat the naive baseline and was promoted; version 1 is the champion, its image built"
+    expected = (
+        "the candidate beat the naive baseline; its image was built, then promoted: version 1 is the"
+        " champion and its image digest is tagged champion and prod"
+    )
     if not show(push, push_checks(push, registry), expected, pull_request=False):
         print("\nscenario 2 needs champion 1 from scenario 1: not run")
         return 1
@@ -149,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     gate = gate_report(pull_request)
     expected = (
         f"candidate {gate.get('candidate_version')} ({gate.get('metric')} {gate.get('candidate_value', 0):.4f}) scored"
-        f" worse than champion 1 ({gate.get('baseline_value', 0):.4f}) and was rejected; nothing promoted or built"
+        f" worse than champion 1 ({gate.get('baseline_value', 0):.4f}): the PR check gate / gate failed"
+        " (merge check: regression); nothing promoted or built"
     )
     passed = show(pull_request, pull_request_checks(pull_request, registry), expected, pull_request=True)
     print(f"\nact logs: {output / 'act' / 'push' / 'act.log'}, {output / 'act' / 'pull-request' / 'act.log'}")

@@ -25,13 +25,14 @@ def test_demo_promotes_on_push_and_rejects_the_weaker_pull_request(tmp_path: Pat
     out, err = capsys.readouterr()
     assert returncode == 0, out + err
     push, pull_request = out.split("== 2. ")
-    assert "promote (success) ─> image (success)" in push
+    assert "image (success) ─> promote (success)" in push
     assert "comment" not in push
-    assert "verdict: as expected: the candidate beat the naive baseline and was promoted" in push
-    assert "train (success) ─> gate (" in pull_request
-    assert "promote (skipped) ─> image (skipped)" in pull_request
+    assert "verdict: as expected: the candidate beat the naive baseline; its image was built, then promoted" in push
+    assert "train (success) ─> gate (failure)" in pull_request
+    assert "image (skipped) ─> promote (skipped)" in pull_request
     assert "└─> comment (success)" in pull_request
     assert "reject" in pull_request.split("verdict:")[0]  # the gate's report
     assert "verdict: as expected: candidate 2 (accuracy " in pull_request
     assert "scored worse than champion 1" in pull_request
+    assert "the PR check gate / gate failed (merge check: regression)" in pull_request
     assert "UNEXPECTED" not in out

@@ -132,6 +132,7 @@ def test_image_is_labelled_non_root_and_torch_free(built: dict):
     assert labels["ai.mlflow.model.name"] == MODEL_NAME
     assert labels["ai.mlflow.model.version"] == train["model_version"]
     assert labels["ai.mlflow.run.id"] == train["run_id"]
+    assert labels["ai.mlflow.model.digest"] == train["model_digest"], "the image names the files the gate scored"
     assert labels["org.opencontainers.image.revision"] == head
     assert labels["org.opencontainers.image.base.name"] == built["base"]
     assert config["User"] == "10001:10001"

@@ -99,13 +99,13 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path, pipeli
     process = subprocess.Popen(command, cwd=project, env=pipeline_env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        if checkpoint.exists() and torch.load(checkpoint, weights_only=False)["epoch"] >= 3:
+        if checkpoint.exists() and torch.load(checkpoint, weights_only=True)["epoch"] >= 3:
             break
         time.sleep(0.2)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
-    saved_epoch = torch.load(checkpoint, weights_only=False)["epoch"]
+    saved_epoch = torch.load(checkpoint, weights_only=True)["epoch"]
 
     resumed = make(project, "train", env=pipeline_env, RESUME="1", PARAMS=slow)
     assert f"from epoch {saved_epoch + 1}" in resumed.stdout
@@ -113,7 +113,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path, pipeli
     assert train["resumed_from_epoch"] == saved_epoch + 1
     assert train["epochs_run"] == 400 - saved_epoch
     client = MlflowClient(tracking_uri=pipeline_env["MLFLOW_TRACKING_URI"])
-    versions = client.search_model_versions(f"name='{pipeline_env['MODEL_NAME']}'")
+    versions = client.search_model_versions(f"name='{pipeline_env['MODEL_NAME']}-candidates'")
     assert [str(version.version) for version in versions] == ["1"]
     run = client.get_run(train["run_id"])
     assert run.info.status == "FINISHED"

@@ -49,7 +49,9 @@ def _client(env: dict[str, str]) -> MlflowClient:
 
 
 def _champion(env: dict[str, str]) -> str | None:
-    aliases = _client(env).get_registered_model(env["MODEL_NAME"]).aliases
+    """The production model's champion; None before the first promotion creates that model."""
+    models = _client(env).search_registered_models(f"name='{env['MODEL_NAME']}'")
+    aliases = models[0].aliases if models else {}
     return str(aliases["champion"]) if "champion" in aliases else None
 
 
@@ -90,7 +92,7 @@ def test_training_fails_clearly_when_postgres_stops_and_a_rerun_succeeds(
     command = [PYTHON, "-m", DEFAULT_PACKAGE, "--params", slow, "train"]
     process = subprocess.Popen(command, cwd=project, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not (checkpoint.exists() and torch.load(checkpoint, weights_only=False)["epoch"] >= 2):
+    while not (checkpoint.exists() and torch.load(checkpoint, weights_only=True)["epoch"] >= 2):
         assert time.monotonic() < deadline and process.poll() is None, "training never reached epoch 2"
         time.sleep(0.2)
     postgres.stop()
@@ -101,10 +103,11 @@ def test_training_fails_clearly_when_postgres_stops_and_a_rerun_succeeds(
     assert process.returncode == 1
     assert "tracking server failed" in stderr.decode()
     assert "RESUME=1" in stderr.decode()
-    assert _client(server_env).search_model_versions(f"name='{server_env['MODEL_NAME']}'") == []
+    candidates = f"name='{server_env['MODEL_NAME']}-candidates'"
+    assert _client(server_env).search_model_versions(candidates) == []
 
     make(project, "train", env=server_env, PARAMS=slow, RESUME="1")
-    versions = _client(server_env).search_model_versions(f"name='{server_env['MODEL_NAME']}'")
+    versions = _client(server_env).search_model_versions(candidates)
     assert [(str(version.version), version.status) for version in versions] == [("1", "READY")]
 
 
@@ -179,12 +182,12 @@ def test_concurrent_promotions_never_lose_an_update(tmp_path: Path, server_env: 
 
     for number in range(RACE_ROUNDS):
         model_name = f"{server_env['MODEL_NAME'][:50]}-race{number}"
-        client.create_registered_model(model_name)
+        candidates = f"{model_name}-candidates"  # params.yaml's default for this MODEL_NAME
+        client.create_registered_model(candidates)
         for contender in contenders.values():
-            version = client.create_model_version(
-                model_name, tags={"eval_data_hash": trained["eval_data_hash"]}, **copy_of_base
-            )
-            report = {**trained, "model_name": model_name, "model_version": str(version.version)}
+            tags = {"eval_data_hash": trained["eval_data_hash"], "model.digest": trained["model_digest"]}
+            version = client.create_model_version(candidates, tags=tags, **copy_of_base)
+            report = {**trained, "model_name": candidates, "model_version": str(version.version)}
             (contender / "reports" / "train.json").write_text(json.dumps(report))
         (sync / f"round-{number}").write_text(model_name)
         assert [_wait_for(sync / f"gated-{number}-{name}", racers) for name in contenders] == ["promote", "promote"]
@@ -208,7 +211,7 @@ def test_torchrun_with_two_processes_registers_one_normal_candidate(tmp_path: Pa
     run = client.get_run(train["run_id"])
     assert run.data.params["train.processes"] == "2"
     assert len(client.search_runs([run.info.experiment_id], f"tags.eval_data_hash = '{train['eval_data_hash']}'")) >= 1
-    versions = client.search_model_versions("name='torchrun-two-processes'")
+    versions = client.search_model_versions("name='torchrun-two-processes-candidates'")
     assert [str(version.version) for version in versions] == ["1"]
     assert make(project, "gate", env=env).returncode == 0
 

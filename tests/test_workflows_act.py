@@ -3,9 +3,13 @@
 Each scenario renders (or reuses) a committed project, runs `act EVENT` on its ci.yml with
 the template's reusable workflows mapped in (tests/support/act/README.md), and then checks
 which jobs ran and how they ended, the outputs the jobs set, what the stand-in actions were asked to do
-(image tags, pushes, PR comments), and the MLflow registry (a SQLite file passed to the
+(image tags, pushes, re-tags, PR comments), and the MLflow registry (a SQLite file passed to the
 workflows as the MLFLOW_TRACKING_URI secret). The jobs reuse this interpreter, so nothing is
 installed; every job still runs its real Make target (real GX, real torch, real MLflow).
+
+Secrets as on GitHub: every run gets the candidate credential (repository secrets); only push
+runs that should promote also get the production credential MLFLOW_PROMOTE_* (on GitHub the
+production environment's secrets); pull requests never get it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from support.act.harness import ACT, ActResult, git_init, pull_request_event, push_event
-from support.act.scenarios import CPU_RUNNER, REPOSITORY, Registry, runner
+from support.act.scenarios import CPU_RUNNER, REPOSITORY, Registry, runner, weaken_model
 from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 
 pytestmark = [
@@ -28,7 +32,9 @@ pytestmark = [
 
 MODEL = DEFAULT_PACKAGE
 # Every job of ci.yml as act names it: caller job / job of the called workflow.
-ALL_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/promote", "image/image"}
+ALL_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "image/image", "promote/promote"}
+IMAGE = f"ghcr.io/{REPOSITORY}"  # image_name left empty: the repository's own path
+PROMOTE_ERROR = "MLFLOW_PROMOTE_USERNAME or MLFLOW_PROMOTE_PASSWORD is empty"
 
 
 @pytest.fixture(scope="module")
@@ -67,21 +73,22 @@ def first_push(tmp_path_factory, project, empty_registry) -> tuple[ActResult, Re
     registry = fresh_registry(empty_registry, workdir)
     path, sha = project
     result = runner(path, workdir).run(
-        "push", push_event(REPOSITORY, sha), secrets=registry.secrets(), variables=CPU_RUNNER
+        "push", push_event(REPOSITORY, sha), secrets=registry.promote_secrets(), variables=CPU_RUNNER
     )
     return result, registry, sha
 
 
 @pytest.fixture
 def champion_registry(first_push, tmp_path) -> Registry:
-    """A private copy of the registry after scenario 1: version 1 is the champion."""
+    """A private copy of the registry after scenario 1: production version 1 is the champion."""
     result, registry, _ = first_push
     if registry.champion() != "1":
         pytest.fail(f"scenario 1 left no champion to build on\n{result.describe()}")
     return registry.copy(tmp_path / "mlflow.db")
 
 
-def test_push_to_main_trains_gates_promotes_and_builds_the_image(first_push):
+def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
+    """Scenario 1: candidate 1 beats the naive baseline; its image is built, then promoted by digest."""
     result, registry, sha = first_push
     assert_jobs(result, dict.fromkeys(ALL_JOBS, "success"))
     assert result.returncode == 0, result.describe()
@@ -89,30 +96,48 @@ def test_push_to_main_trains_gates_promotes_and_builds_the_image(first_push):
     assert result.outputs("validate/validate")["passed"] == "true"
     assert result.outputs("test/test")["reused"] == "true", "the jobs must reuse the test interpreter"
     train = result.outputs("train/train")
-    assert (train["model-name"], train["model-version"]) == (MODEL, "1")
+    assert train["model-version"] == "1"
     assert len(train["run-id"]) == 32
-    assert result.outputs("gate/gate")["decision"] == "promote"
-    assert result.outputs("gate/promote")["promoted"] == "true"
+    gate = result.outputs("gate/gate")
+    assert (gate["decision"], gate["merge"]) == ("promote", "pass")
     assert "promote" in result.summary("gate/gate").lower()
 
-    assert registry.champion() == "1"
-    assert registry.versions() == ["1"]
-
+    # The image: built once, from candidate 1, tagged model-1 only, with the model's digest.
     (build,) = result.standin_calls("docker/build-push-action")
     assert build["inputs"]["push"] == "true"
     assert build["inputs"]["target"] == "serve"
-    image = f"ghcr.io/{REPOSITORY}"  # image_name left empty: the repository's own path
-    assert set(build["inputs"]["tags"].split()) == {f"{image}:model-1", f"{image}:sha-{sha}"}
-    assert {"MODEL_VERSION=1", f"MODEL_NAME={MODEL}", f"GIT_SHA={sha}"} <= set(build["inputs"]["build-args"].split())
+    assert build["inputs"]["tags"].split() == [f"{IMAGE}:model-1"]
+    assert {"MODEL_VERSION=1", f"MODEL_NAME={train['model-name']}", f"GIT_SHA={sha}"} <= set(
+        build["inputs"]["build-args"].split()
+    )
     assert any(name.startswith("build/model/") for name in build["context_files"]), (
         "make image-context exported nothing"
     )
-    (attest,) = result.standin_calls("actions/attest-build-provenance")
+    labels = dict(line.split("=", 1) for line in build["inputs"]["labels"].splitlines() if line)
+    candidate_digest = registry.client.get_model_version(train["model-name"], "1").tags.get("model.digest")
+    assert labels["ai.mlflow.model.digest"] == candidate_digest
+    assert candidate_digest and candidate_digest.startswith("sha256:")
+    assert (labels["ai.mlflow.model.version"], labels["org.opencontainers.image.revision"]) == ("1", sha)
     image_outputs = result.outputs("image/image")
-    assert attest["inputs"]["subject-digest"] == image_outputs["digest"]
-    assert attest["inputs"]["subject-name"] == image
-    (login,) = result.standin_calls("docker/login-action")
-    assert login["inputs"] == {"registry": "ghcr.io", "username": "acme", "password-set": "true"}
+    digest = image_outputs["digest"]
+    (attest,) = result.standin_calls("actions/attest-build-provenance")
+    assert (attest["inputs"]["subject-digest"], attest["inputs"]["subject-name"]) == (digest, IMAGE)
+
+    # The promotion: production version 1, and that very image re-tagged by digest.
+    promote = result.outputs("promote/promote")
+    assert (promote["promoted"], promote["production-version"]) == ("true", "1")
+    assert registry.champion() == "1"
+    assert registry.versions() == ["1"]
+    assert registry.candidate_versions() == ["1"]
+    assert registry.champion_tags().get("image.digest") == digest
+    (retag,) = result.standin_calls("docker")
+    assert retag["job"] == "promote"
+    assert result.image_registry() == {f"{IMAGE}:{tag}": digest for tag in ("model-1", "champion", "prod")}
+    logins = result.standin_calls("docker/login-action")
+    assert [login["job"] for login in logins] == ["image", "promote"]
+    assert all(
+        login["inputs"] == {"registry": "ghcr.io", "username": "acme", "password-set": "true"} for login in logins
+    )
     assert result.standin_calls("marocchino/sticky-pull-request-comment") == []
 
 
@@ -125,17 +150,21 @@ def test_pull_request_only_reports_the_gate(tmp_path, project, empty_registry):
 
     jobs = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment"}
     assert_jobs(result, dict.fromkeys(jobs, "success"))
-    assert result.outputs("gate/gate")["decision"] == "promote"
-    assert MODEL in result.summary("gate/gate") and "promote" in result.summary("gate/gate")
+    gate = result.outputs("gate/gate")
+    assert (gate["decision"], gate["merge"]) == ("promote", "pass")
+    assert "promote" in result.summary("gate/gate")
 
     (comment,) = result.standin_calls("marocchino/sticky-pull-request-comment")
     assert comment["inputs"] == {"header": f"ml-gate-{MODEL}", "number": "7"}
     (body,) = (result.standin_dir / "comments").glob("pr7-*.md")
-    assert "promote" in body.read_text() and "never promote" in body.read_text()
+    text = body.read_text()
+    assert "Merge check: **pass**" in text and "**would promote**" in text and "never promote" in text
     assert result.standin_calls("docker/build-push-action") == []
+    assert result.standin_calls("docker") == []
 
     assert registry.champion() is None, "a pull request moved the champion"
-    assert registry.versions() == ["1"], "the PR's candidate is registered, and only that"
+    assert registry.versions() == [], "a pull request wrote the production model"
+    assert registry.candidate_versions() == ["1"], "the PR's candidate is registered, and only that"
 
 
 def test_bad_data_stops_the_pipeline_at_validation(tmp_path, champion_registry):
@@ -148,18 +177,18 @@ def test_bad_data_stops_the_pipeline_at_validation(tmp_path, champion_registry):
         writer.writeheader()
         writer.writerows({k: v for k, v in row.items() if k != "bill_length_mm"} for row in rows)
     sha = git_init(path, REPOSITORY)
-    before = champion_registry.versions()
+    before = champion_registry.candidate_versions()
 
     result = runner(path, tmp_path).run(
-        "push", push_event(REPOSITORY, sha), secrets=champion_registry.secrets(), variables=CPU_RUNNER
+        "push", push_event(REPOSITORY, sha), secrets=champion_registry.promote_secrets(), variables=CPU_RUNNER
     )
 
     assert result.returncode != 0, result.describe()
     assert result.jobs.get("validate/validate") == "failure", result.describe()
-    assert not set(result.jobs) & {"train/train", "gate/gate", "gate/promote", "image/image"}, result.describe()
+    assert not set(result.jobs) & {"train/train", "gate/gate", "image/image", "promote/promote"}, result.describe()
     assert result.outputs("validate/validate")["passed"] == "false"
     assert "bill_length_mm" in result.output_text("validate/validate")
-    assert champion_registry.versions() == before
+    assert champion_registry.candidate_versions() == before
     assert champion_registry.champion() == "1"
 
 
@@ -167,7 +196,7 @@ def test_candidate_not_two_percent_better_is_rejected(tmp_path, project, champio
     """Scenario 4: retraining with the same data and seed cannot beat the champion by 2 %."""
     path, sha = project
     result = runner(path, tmp_path).run(
-        "push", push_event(REPOSITORY, sha), secrets=champion_registry.secrets(), variables=CPU_RUNNER
+        "push", push_event(REPOSITORY, sha), secrets=champion_registry.promote_secrets(), variables=CPU_RUNNER
     )
 
     jobs = {"validate/validate", "test/test", "train/train", "gate/gate"}
@@ -176,7 +205,113 @@ def test_candidate_not_two_percent_better_is_rejected(tmp_path, project, champio
     assert result.outputs("gate/gate")["decision"] == "reject"
     assert result.standin_calls("docker/build-push-action") == []
     assert champion_registry.champion() == "1"
-    assert champion_registry.versions() == ["1", "2"]
+    assert champion_registry.versions() == ["1"]
+    assert champion_registry.candidate_versions() == ["1", "2"]
+
+
+def test_pull_request_with_a_weaker_model_fails_the_merge_check(tmp_path, champion_registry):
+    """Scenario (b): the PR's candidate scores worse than champion 1: the gate job fails (the
+    required check), the comment says regression, nothing is built or promoted."""
+    path = render(tmp_path / "render")
+    git_init(path, REPOSITORY)
+    sha = weaken_model(path)
+    event = pull_request_event(REPOSITORY, sha, branch="weaker-model")
+    result = runner(path, tmp_path).run(
+        "pull_request", event, secrets=champion_registry.secrets(), variables=CPU_RUNNER
+    )
+
+    expected = dict.fromkeys({"validate/validate", "test/test", "train/train", "gate/comment"}, "success")
+    assert_jobs(result, expected | {"gate/gate": "failure"})
+    assert result.returncode != 0
+    gate = result.outputs("gate/gate")
+    assert (gate["decision"], gate["merge"]) == ("reject", "regression")
+    assert "merge check: regression" in result.output_text("gate/gate").lower()
+    (body,) = (result.standin_dir / "comments").glob("pr7-*.md")
+    assert "Merge check: **regression**" in body.read_text() and "**would not promote**" in body.read_text()
+    assert result.standin_calls("docker/build-push-action") == []
+    assert result.standin_calls("docker") == []
+    assert champion_registry.champion() == "1"
+    assert champion_registry.versions() == ["1"]
+
+
+def test_pull_request_with_an_unchanged_model_passes_the_merge_check(tmp_path, project, champion_registry):
+    """Scenario (c): same code, data and seed as champion 1: no regression (the check passes),
+    not enough better to promote (it would not), nothing promoted."""
+    path, sha = project
+    result = runner(path, tmp_path).run(
+        "pull_request", pull_request_event(REPOSITORY, sha), secrets=champion_registry.secrets(), variables=CPU_RUNNER
+    )
+
+    jobs = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment"}
+    assert_jobs(result, dict.fromkeys(jobs, "success"))
+    gate = result.outputs("gate/gate")
+    assert (gate["decision"], gate["merge"]) == ("reject", "pass")
+    (body,) = (result.standin_dir / "comments").glob("pr7-*.md")
+    assert "Merge check: **pass**" in body.read_text() and "**would not promote**" in body.read_text()
+    assert result.standin_calls("docker/build-push-action") == []
+    assert champion_registry.champion() == "1"
+    assert champion_registry.versions() == ["1"]
+
+
+def test_push_without_the_production_credential_fails_closed(tmp_path, project, empty_registry):
+    """Scenario (d): the gate says promote and the image is built, but the production
+    environment has no MLFLOW_PROMOTE_* secrets: promote fails with a clear error, no champion."""
+    registry = fresh_registry(empty_registry, tmp_path)
+    path, sha = project
+    result = runner(path, tmp_path).run(
+        "push", push_event(REPOSITORY, sha), secrets=registry.secrets(), variables=CPU_RUNNER
+    )
+
+    expected = dict.fromkeys(ALL_JOBS - {"promote/promote"}, "success")
+    assert_jobs(result, expected | {"promote/promote": "failure"})
+    assert result.returncode != 0
+    assert PROMOTE_ERROR in result.output_text("promote/promote")
+    assert registry.champion() is None
+    assert registry.versions() == []
+    assert result.standin_calls("docker") == []
+    assert set(result.image_registry()) == {f"{IMAGE}:model-1"}, "champion/prod were tagged without a promotion"
+
+
+def _second_promotion(registry: Registry) -> dict[str, str]:
+    """Production as after a second promotion: version 2 (a copy of candidate 1) is the champion,
+    version 1 the previous one, each with the digest of its image; return those images' tags."""
+    client, model = registry.client, registry.model
+    digests = {version: "sha256:" + version * 64 for version in ("1", "2")}
+    second = client.copy_model_version(f"models:/{registry.candidates}/1", model)
+    for version, digest in digests.items():
+        client.set_model_version_tag(model, version, "image.digest", digest)
+    client.set_registered_model_alias(model, "previous-champion", "1")
+    client.set_registered_model_alias(model, "champion", str(second.version))
+    images = {f"{IMAGE}:model-{version}": digest for version, digest in digests.items()}
+    return images | {f"{IMAGE}:champion": digests["2"], f"{IMAGE}:prod": digests["2"]}
+
+
+@pytest.mark.parametrize("credential", [True, False], ids=["production-credential", "candidate-credential-only"])
+def test_rollback_moves_champion_back_and_retags_the_previous_image(tmp_path, project, champion_registry, credential):
+    """Scenario (e): rollback.yml by hand. With the production credential the champion goes back
+    to version 1 and its image (not a rebuild) becomes champion and prod; without it, nothing moves."""
+    images = _second_promotion(champion_registry)
+    path, sha = project
+    secrets = champion_registry.promote_secrets() if credential else champion_registry.secrets()
+    event = {**push_event(REPOSITORY, sha), "inputs": {"reason": "bad release"}}
+    result = runner(path, tmp_path).run(
+        "workflow_dispatch", event, workflow=".github/workflows/rollback.yml", secrets=secrets, images=images
+    )
+
+    if not credential:
+        assert_jobs(result, {"rollback/rollback": "failure"})
+        assert PROMOTE_ERROR in result.output_text("rollback/rollback")
+        assert champion_registry.champion() == "2"
+        assert result.image_registry() == images
+        return
+    assert_jobs(result, {"rollback/rollback": "success"})
+    assert result.outputs("rollback/rollback")["production-version"] == "1"
+    assert champion_registry.champion() == "1"
+    aliases = champion_registry.client.get_registered_model(champion_registry.model).aliases
+    assert str(aliases["previous-champion"]) == "2"
+    moved = {tag: images[f"{IMAGE}:model-1"] for tag in (f"{IMAGE}:champion", f"{IMAGE}:prod")}
+    assert result.image_registry() == images | moved
+    assert result.standin_calls("docker/build-push-action") == [], "a rollback never rebuilds"
 
 
 def test_require_gpu_on_a_runner_without_gpu_fails_train_clearly(tmp_path, project, empty_registry):
@@ -188,8 +323,8 @@ def test_require_gpu_on_a_runner_without_gpu_fails_train_clearly(tmp_path, proje
     assert result.returncode != 0
     assert result.jobs.get("train/train") == "failure", result.describe()
     assert "require-gpu is true but no GPU is visible" in result.output_text("train/train")
-    assert not set(result.jobs) & {"gate/gate", "gate/promote", "image/image"}
-    assert registry.versions() == []
+    assert not set(result.jobs) & {"gate/gate", "image/image", "promote/promote"}
+    assert registry.candidate_versions() == []
 
 
 def test_fork_pull_request_never_reaches_the_gpu_runner(tmp_path, project, empty_registry):
@@ -200,7 +335,7 @@ def test_fork_pull_request_never_reaches_the_gpu_runner(tmp_path, project, empty
     result = runner(path, tmp_path).run("pull_request", event, secrets=registry.secrets(), variables=CPU_RUNNER)
 
     assert_jobs(result, {"validate/validate": "success", "test/test": "success"})
-    assert registry.versions() == []
+    assert registry.candidate_versions() == []
 
 
 def _drift_sample(path: Path, destination: Path, shift: float) -> Path:

@@ -28,16 +28,27 @@ TEMPLATE_ACTIONS = sorted((TEMPLATE_GITHUB / "actions").glob("*/action.yml"))
 OWN_WORKFLOWS = {"template-ci.yml", "release.yml"}
 REUSABLE = {path.name: path for path in TEMPLATE_WORKFLOWS if path.name not in OWN_WORKFLOWS}
 DEFAULT_REPO, DEFAULT_REF = COOKIECUTTER_JSON["workflows_repo"], COOKIECUTTER_JSON["workflows_ref"]
+# The trust boundary: the candidate credential (repository secrets) for train, gate and image;
+# the production credential (environment secrets of the production environment) for the jobs
+# that move the production model, which declare that environment.
+CANDIDATE_SECRETS = {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
+PROMOTE_SECRETS = {"MLFLOW_PROMOTE_USERNAME", "MLFLOW_PROMOTE_PASSWORD"}
+PRODUCTION_WORKFLOWS = {"promote.yml", "rollback.yml"}
 
 # Write scopes allowed, by (workflow file, job): everything else gets read access at most.
 ALLOWED_WRITES = {
-    ("promote.yml", "comment"): {"pull-requests"},
+    ("gate.yml", "comment"): {"pull-requests"},
     ("image.yml", "image"): {"packages", "id-token", "attestations"},
+    # re-tagging the promoted image (champion, prod) by digest
+    ("promote.yml", "promote"): {"packages"},
+    ("rollback.yml", "rollback"): {"packages"},  # the reusable one and the generated caller
     ("ci.yml", "gate"): {"pull-requests"},
     ("ci.yml", "image"): {"packages", "id-token", "attestations"},
+    ("ci.yml", "promote"): {"packages"},
     ("retrain.yml", "image"): {"packages", "id-token", "attestations"},
+    ("retrain.yml", "promote"): {"packages"},
     # GitHub checks a callee's job permissions against the caller's when the run starts, even
-    # for jobs that will be skipped (promote.yml's comment job runs for pull requests only).
+    # for jobs that will be skipped (gate.yml's comment job runs for pull requests only).
     ("retrain.yml", "gate"): {"pull-requests"},
     # starting retrain.yml by workflow_dispatch when drift is found
     ("drift.yml", "retrain"): {"actions"},
@@ -260,13 +271,19 @@ def test_reusable_workflows_declare_typed_inputs_optional_secrets_and_outputs():
         for input_name, spec in call.get("inputs", {}).items():
             assert spec.get("type") in ("string", "boolean", "number"), f"{name}: input {input_name} has no type"
             assert spec.get("description"), f"{name}: input {input_name} has no description"
-        if name not in ("test.yml", "data-validation.yml", "drift.yml"):  # the ones that talk to MLflow
-            secrets = call.get("secrets", {})
-            assert {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"} <= set(secrets), name
-            assert all(spec.get("required") is False for spec in secrets.values()), name
+        secrets = call.get("secrets", {})
+        assert all(spec.get("required") is False for spec in secrets.values()), name
+        if name in PRODUCTION_WORKFLOWS:  # the production credential, never the candidate one
+            assert {"MLFLOW_TRACKING_URI", *PROMOTE_SECRETS} <= set(secrets), name
+            assert not set(secrets) & CANDIDATE_SECRETS, f"{name} must not accept the candidate credential"
+        elif name not in ("test.yml", "data-validation.yml", "drift.yml"):  # the ones that talk to MLflow
+            assert {"MLFLOW_TRACKING_URI", *CANDIDATE_SECRETS} <= set(secrets), name
+            assert not set(secrets) & PROMOTE_SECRETS, f"{name} must not accept the production credential"
     outputs = {name: set(_on(_load(path))["workflow_call"].get("outputs", {})) for name, path in REUSABLE.items()}
     assert outputs["train.yml"] >= {"run-id", "model-version"}
-    assert outputs["promote.yml"] >= {"promoted", "decision"}
+    assert outputs["gate.yml"] >= {"decision", "merge"}
+    assert outputs["promote.yml"] >= {"promoted", "production-version"}
+    assert outputs["rollback.yml"] >= {"production-version", "image-digest"}
     assert outputs["image.yml"] >= {"digest", "tags"}
     assert outputs["data-validation.yml"] >= {"passed", "report-artifact"}
 
@@ -283,16 +300,102 @@ def test_train_never_runs_for_fork_pull_requests_and_reads_labels_from_json():
 
 def test_promotion_is_serialised_per_model_and_only_on_the_default_branch():
     jobs = _load(REUSABLE["promote.yml"])["jobs"]
-    assert jobs["promote"]["concurrency"] == {
-        "group": "promote-${{ github.repository }}-${{ inputs.model-name }}",
-        "cancel-in-progress": False,
-    }
+    assert set(jobs) == {"promote"}
+    concurrency = {"group": "promote-${{ github.repository }}-${{ inputs.model-name }}", "cancel-in-progress": False}
+    assert jobs["promote"]["concurrency"] == concurrency
+    assert _load(REUSABLE["rollback.yml"])["jobs"]["rollback"]["concurrency"] == concurrency
     assert "github.event_name != 'pull_request'" in jobs["promote"]["if"]
-    assert "needs.gate.outputs.decision == 'promote'" in jobs["promote"]["if"]
-    assert "github.event_name == 'pull_request'" in jobs["comment"]["if"]
+    assert "github.event.repository.default_branch" in jobs["promote"]["if"]
+    gate = _load(REUSABLE["gate.yml"])["jobs"]
+    assert set(gate) == {"gate", "comment"}
+    assert "github.event_name == 'pull_request'" in gate["comment"]["if"]
 
 
-@pytest.mark.parametrize("workflow", ["ci.yml", "retrain.yml"])
+def test_gate_is_the_pull_request_check_and_promotion_retags_by_digest():
+    """gate.yml fails pull requests on a regression (merge-check, on by default); promote.yml
+    and rollback.yml re-tag the built image by digest, never rebuild."""
+    gate = _load(REUSABLE["gate.yml"])
+    inputs = _on(gate)["workflow_call"]["inputs"]
+    assert (inputs["merge-check"]["type"], inputs["merge-check"]["default"]) == ("boolean", True)
+    assert inputs["fail-on-reject"]["default"] is False
+    step = next(s for s in gate["jobs"]["gate"]["steps"] if s.get("id") == "gate")
+    assert 'make gate CANDIDATE="$CANDIDATE"' in step["run"]
+    assert '[ "$EVENT" = pull_request ] && [ "$MERGE_CHECK" = true ] && [ "$merge" != pass ]' in step["run"]
+    comment = next(s for s in gate["jobs"]["comment"]["steps"] if s.get("name") == "Write the comment")["run"]
+    assert "would promote" in comment and "would not promote" in comment and "Merge check" in comment
+    for name, job in (("promote.yml", "promote"), ("rollback.yml", "rollback")):
+        runs = "\n".join(step.get("run", "") for step in _load(REUSABLE[name])["jobs"][job]["steps"])
+        assert 'docker buildx imagetools create --tag "$IMAGE:champion" --tag "$IMAGE:prod" "$IMAGE@$DIGEST"' in runs
+        assert "docker build " not in runs and "build-push-action" not in str(_load(REUSABLE[name]))
+    promote_run = "\n".join(step.get("run", "") for step in _load(REUSABLE["promote.yml"])["jobs"]["promote"]["steps"])
+    assert 'make promote IMAGE_DIGEST="$DIGEST"' in promote_run
+    image = _load(REUSABLE["image.yml"])
+    runs = "\n".join(step.get("run", "") for step in image["jobs"]["image"]["steps"])
+    assert 'make image-context CANDIDATE="$VERSION"' in runs
+    meta = next(s for s in image["jobs"]["image"]["steps"] if s.get("id") == "meta")["with"]
+    assert meta["tags"].splitlines() == ["type=raw,value=model-${{ inputs.model-version }}"], "tag model-<version> only"
+    assert "ai.mlflow.model.digest=${{ steps.model.outputs.digest }}" in meta["labels"]
+
+
+def _secret_refs(node) -> set[str]:
+    """Names of the secrets a workflow fragment references (`secrets.NAME`)."""
+    return set(re.findall(r"secrets\.([A-Za-z_][A-Za-z0-9_]*)", json.dumps(node)))
+
+
+def test_reusable_workflows_keep_the_production_credential_in_the_environment_jobs():
+    """Only jobs that declare `environment:` read MLFLOW_PROMOTE_*, and they map it (not the
+    candidate credential) into MLflow's variables, checking it first (fail closed)."""
+    for name, path in REUSABLE.items():
+        for job_id, job in _load(path)["jobs"].items():
+            refs = _secret_refs(job)
+            if refs & PROMOTE_SECRETS:
+                assert job.get("environment") == "${{ inputs.environment }}", f"{name}/{job_id}: no environment"
+                assert not refs & CANDIDATE_SECRETS, f"{name}/{job_id} reads the candidate credential too"
+                for part in ("USERNAME", "PASSWORD"):
+                    mapped = job["env"][f"MLFLOW_TRACKING_{part}"]
+                    assert mapped == f"${{{{ secrets.MLFLOW_PROMOTE_{part} }}}}", f"{name}/{job_id}: {mapped}"
+                first = job["steps"][0]
+                assert "Production credential" in first["run"] and "exit 1" in first["run"], f"{name}/{job_id}"
+            elif name in PRODUCTION_WORKFLOWS:
+                pytest.fail(f"{name}/{job_id} does not use the production credential")
+    environments = {
+        name: _on(_load(REUSABLE[name]))["workflow_call"]["inputs"]["environment"]["default"]
+        for name in ("promote.yml", "rollback.yml", "image.yml")
+    }
+    assert environments == {"promote.yml": "production", "rollback.yml": "production", "image.yml": "staging"}
+    assert _load(REUSABLE["image.yml"])["jobs"]["image"]["environment"] == "${{ inputs.environment }}"
+
+
+def test_generated_callers_pass_the_production_credential_only_to_promote_and_rollback(all_rendered):
+    """In ci.yml, retrain.yml and rollback.yml only the jobs calling promote.yml / rollback.yml
+    pass MLFLOW_PROMOTE_*, each from the secret of the same name (never the candidate one);
+    the image job runs in the staging environment, promote and rollback in production; train
+    is skipped for Dependabot pull requests."""
+    for answers, project in all_rendered:
+        production = answers.get("production_environment", COOKIECUTTER_JSON["production_environment"])
+        staging = answers.get("staging_environment", COOKIECUTTER_JSON["staging_environment"])
+        for workflow in ("ci.yml", "retrain.yml", "rollback.yml"):
+            for job_id, job in _load(project / ".github" / "workflows" / workflow)["jobs"].items():
+                callee = job["uses"].split("@")[0].rsplit("/", 1)[-1]
+                secrets = job.get("secrets", {})
+                if callee in PRODUCTION_WORKFLOWS:
+                    assert {name: secrets.get(name) for name in PROMOTE_SECRETS} == {
+                        name: f"${{{{ secrets.{name} }}}}" for name in PROMOTE_SECRETS
+                    }, f"{workflow}/{job_id}"
+                    assert not set(secrets) & CANDIDATE_SECRETS, f"{workflow}/{job_id} gets the candidate credential"
+                    assert job["with"]["environment"] == production, f"{workflow}/{job_id}"
+                else:
+                    assert not _secret_refs(job) & PROMOTE_SECRETS, (
+                        f"{workflow}/{job_id} gets the production credential"
+                    )
+                if callee == "image.yml":
+                    assert job["with"]["environment"] == staging, f"{workflow}/{job_id}"
+        ci = _load(project / ".github" / "workflows" / "ci.yml")["jobs"]
+        assert ci["train"]["if"] == "github.event.pull_request.user.login != 'dependabot[bot]'"
+        assert set(_on(_load(project / ".github" / "workflows" / "rollback.yml"))) == {"workflow_dispatch"}
+
+
+@pytest.mark.parametrize("workflow", ["ci.yml", "retrain.yml", "rollback.yml"])
 def test_callers_pass_only_declared_inputs_and_secrets_with_enough_permissions(all_rendered, workflow):
     """actionlint cannot read remote reusable workflows: check the calls against the template's."""
     for answers, project in all_rendered:
@@ -322,10 +425,22 @@ def test_generated_ci_graph_and_gate_settings(all_rendered):
     gate_settings = {"metric", "min-improvement", "improvement-mode"}
     for answers, project in all_rendered:
         jobs = _load(project / ".github" / "workflows" / "ci.yml")["jobs"]
-        assert set(jobs) == {"validate", "test", "train", "gate", "image"}
+        assert set(jobs) == {"validate", "test", "train", "gate", "image", "promote"}
         assert set(jobs["train"]["needs"]) == {"validate", "test"}
         assert jobs["gate"]["needs"] == "train"
-        assert jobs["image"]["if"] == "needs.gate.outputs.promoted == 'true'"
+        assert jobs["gate"]["uses"].split("@")[0].endswith("/gate.yml")
+        for condition in (
+            "needs.gate.outputs.decision == 'promote'",
+            "github.event_name != 'pull_request'",
+            "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)",
+        ):
+            assert condition in jobs["image"]["if"]
+        assert set(jobs["promote"]["needs"]) >= {"gate", "image"}
+        assert jobs["promote"]["uses"].split("@")[0].endswith("/promote.yml")
+        assert jobs["promote"]["with"]["image-digest"] == "${{ needs.image.outputs.digest }}"
+        retrain = _load(project / ".github" / "workflows" / "retrain.yml")["jobs"]
+        assert set(retrain) == {"validate", "train", "gate", "image", "promote"}
+        assert "needs.gate.outputs.decision == 'promote'" in retrain["image"]["if"]
         assert jobs["train"]["with"]["runner-labels"] == answers["gpu_runner_labels"]
         for workflow in ("ci.yml", "retrain.yml"):
             gate = _load(project / ".github" / "workflows" / workflow)["jobs"]["gate"]["with"]

@@ -25,7 +25,7 @@ sed 's/  epochs: 40/  epochs: 300/' params.yaml > slow.yaml
 python3 -m penguin_classifier --params slow.yaml train > /dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do
-  python3 -c "import torch,sys; sys.exit(0 if torch.load('checkpoints/penguin_classifier/last.pt', weights_only=False)['epoch'] >= 5 else 1)" 2>/dev/null && break
+  python3 -c "import torch,sys; sys.exit(0 if torch.load('checkpoints/penguin_classifier/last.pt', weights_only=True)['epoch'] >= 5 else 1)" 2>/dev/null && break
   sleep 0.2
 done
 kill -9 $pid; wait $pid 2>/dev/null

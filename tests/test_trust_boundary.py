@@ -84,6 +84,9 @@ def acting_as(credentials: dict[str, str]) -> Iterator[MlflowClient]:
     """An MLflow client (and the fluent API) that authenticates as the given user."""
     saved = {name: os.environ.get(name) for name in credentials}
     os.environ.update(credentials)
+    # The fluent API prefers a URI set in this process (another test may have set one) to the
+    # environment: point it here explicitly.
+    mlflow.set_tracking_uri(credentials["MLFLOW_TRACKING_URI"])
     try:
         yield MlflowClient(tracking_uri=credentials["MLFLOW_TRACKING_URI"])
     finally:

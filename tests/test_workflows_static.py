@@ -344,7 +344,8 @@ VERSION_INPUT_JOBS = [("gate.yml", "gate", True), ("image.yml", "image", False),
 @pytest.mark.parametrize(("workflow", "job", "empty_allowed"), VERSION_INPUT_JOBS)
 def test_version_inputs_are_validated_in_the_first_step(workflow, job, empty_allowed, tmp_path):
     """A version reaches make and labels only as digits: the job's first step runs the check,
-    and the check refuses anything else (run here with bash) with an ::error."""
+    and the check refuses anything else (run here with bash) with an ::error, before any other
+    check of that step."""
     first = _load(REUSABLE[workflow])["jobs"][job]["steps"][0]
     variables = [name for name, value in first.get("env", {}).items() if value == "${{ inputs.model-version }}"]
     assert variables, f"{workflow}: the first step of job {job} does not check inputs.model-version"
@@ -359,8 +360,9 @@ def test_version_inputs_are_validated_in_the_first_step(workflow, job, empty_all
         ("7\n", False),
     ]:
         result = run(["bash", "-e", "-c", first["run"]], cwd=tmp_path, env={variables[0]: value}, check=False)
-        assert (result.returncode == 0) == valid, f"{workflow}: model-version {value!r}"
-        assert valid or "::error title=Model version::input model-version is not a version number" in result.stdout
+        refused = "::error title=Model version::input model-version is not a version number" in result.stdout
+        assert refused != valid, f"{workflow}: model-version {value!r}"
+        assert valid or result.returncode != 0
     assert not marker.exists()
 
 

@@ -337,6 +337,35 @@ def test_gate_is_the_pull_request_check_and_promotion_retags_by_digest():
     assert "ai.mlflow.model.digest=${{ steps.model.outputs.digest }}" in meta["labels"]
 
 
+# (workflow, job, whether an empty version is allowed): the jobs that use inputs.model-version.
+VERSION_INPUT_JOBS = [("gate.yml", "gate", True), ("image.yml", "image", False), ("promote.yml", "promote", True)]
+
+
+@pytest.mark.parametrize(("workflow", "job", "empty_allowed"), VERSION_INPUT_JOBS)
+def test_version_inputs_are_validated_in_the_first_step(workflow, job, empty_allowed, tmp_path):
+    """A version reaches make and labels only as digits: the job's first step runs the check,
+    and the check refuses anything else (run here with bash) with an ::error, before any other
+    check of that step."""
+    first = _load(REUSABLE[workflow])["jobs"][job]["steps"][0]
+    variables = [name for name, value in first.get("env", {}).items() if value == "${{ inputs.model-version }}"]
+    assert variables, f"{workflow}: the first step of job {job} does not check inputs.model-version"
+    marker = tmp_path / "PWNED"
+    for value, valid in [
+        ("12", True),
+        ("", empty_allowed),
+        (f"7; touch {marker}", False),
+        (f"$(touch {marker})", False),
+        ("1 2", False),
+        ("v1", False),
+        ("7\n", False),
+    ]:
+        result = run(["bash", "-e", "-c", first["run"]], cwd=tmp_path, env={variables[0]: value}, check=False)
+        refused = "::error title=Model version::input model-version is not a version number" in result.stdout
+        assert refused != valid, f"{workflow}: model-version {value!r}"
+        assert valid or result.returncode != 0
+    assert not marker.exists()
+
+
 def _secret_refs(node) -> set[str]:
     """Names of the secrets a workflow fragment references (`secrets.NAME`)."""
     return set(re.findall(r"secrets\.([A-Za-z_][A-Za-z0-9_]*)", json.dumps(node)))

@@ -35,6 +35,13 @@ def test_unknown_metric_lists_the_choices(tmp_path):
         load_params(PARAMS, environ={"GATE_METRIC": "auc"})
 
 
+@pytest.mark.parametrize("margin", ["0", "-0.01"])
+def test_gate_margin_must_be_positive(margin):
+    """A zero margin would promote a candidate that merely ties the champion."""
+    with pytest.raises(ConfigError, match=r"gate\.min_improvement: .*greater than 0"):
+        load_params(PARAMS, environ={"GATE_MIN_IMPROVEMENT": margin})
+
+
 def test_environment_overrides_params():
     params = load_params(PARAMS, environ={"GATE_MIN_IMPROVEMENT": "0.05", "MLFLOW_TRACKING_URI": "http://mlflow:5000"})
     assert params.gate.min_improvement == 0.05

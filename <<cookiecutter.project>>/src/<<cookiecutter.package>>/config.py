@@ -88,7 +88,7 @@ class TrainParams(_Section):
 
 class GateParams(_Section):
     metric: str = "accuracy"
-    min_improvement: float = Field(default=0.02, ge=0)
+    min_improvement: float = Field(default=0.02, gt=0)  # 0 would promote a candidate that only ties
     merge_tolerance: float = Field(default=0.01, ge=0)
     mode: Literal["relative", "absolute"] = "relative"
     require_significance: bool = False

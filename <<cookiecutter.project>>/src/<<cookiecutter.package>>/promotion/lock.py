@@ -7,6 +7,7 @@ SQLite, PostgreSQL or a tracking server alike. The lock is that name.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import socket
@@ -27,24 +28,59 @@ class LockTimeout(RegistryError):
     """Another promotion of the same model held the lock for too long."""
 
 
+def _server_now(client: MlflowClient, lock_name: str) -> float:
+    """Now, in seconds, by the registry server's clock: the creation time of a probe model.
+
+    A lock's age compares two server timestamps, so a runner whose clock is off can neither
+    break a live lock nor keep a dead one.
+    """
+    probe = client.create_registered_model(f"{lock_name}.probe-{uuid.uuid4().hex}")
+    client.delete_registered_model(probe.name)
+    return probe.creation_timestamp / 1000
+
+
 def _lock_holder(client: MlflowClient, lock_name: str) -> tuple[str, float] | None:
-    """(owner token, age in seconds) of the lock, or None when nobody holds it."""
+    """(owner token, age in seconds by the server's clock) of the lock, or None when nobody holds it."""
     try:
         lock = client.get_registered_model(lock_name)
     except MlflowException as error:
         if is_absent(error):
             return None
         raise
-    return lock.description or "", time.time() - lock.creation_timestamp / 1000
+    return lock.description or "", _server_now(client, lock_name) - lock.creation_timestamp / 1000
+
+
+def _delete_if_held_by(client: MlflowClient, lock_name: str, token: str) -> bool:
+    """Delete the lock only while `token` holds it; return whether it was deleted.
+
+    The registry has no conditional delete, so each holding of the lock gets one claim, a model
+    named after its token that only one process can create: the holder releasing it, or one of
+    any number of waiters breaking it as stale. Only the claimant deletes, after re-reading the
+    holder under the claim, and nobody else can delete that holding meanwhile, so a newer
+    holder's lock is never deleted. A claim already taken means that holding is being ended.
+    """
+    claim = f"{lock_name}.claim-{hashlib.sha256(token.encode()).hexdigest()[:32]}"
+    try:
+        client.create_registered_model(claim)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_ALREADY_EXISTS":
+            return False
+        raise
+    try:
+        holder = _lock_holder(client, lock_name)
+        if holder and holder[0] == token:
+            client.delete_registered_model(lock_name)
+            return True
+        return False
+    finally:
+        client.delete_registered_model(claim)
 
 
 def _release(client: MlflowClient, lock_name: str, token: str) -> None:
     """Delete the lock only if it is still ours (a slow holder's lock may have been broken and
     retaken); never let a failed release hide the outcome of the promotion itself."""
     try:
-        holder = _lock_holder(client, lock_name)
-        if holder and holder[0] == token:
-            client.delete_registered_model(lock_name)
+        _delete_if_held_by(client, lock_name, token)
     except MlflowException as error:
         print(f"warning: could not release {lock_name!r} ({error}); it is broken after it goes stale")
 
@@ -57,8 +93,7 @@ def alias_lock(
 
     The lock's description is a token of the holder; a lock older than `stale_after` (its
     holder was killed) is broken.
-    Age is measured against the server's timestamp, so runner clocks must be roughly in
-    sync (minutes, not seconds: `stale_after` is ten minutes).
+    Age is measured on the server's clock alone (see `_server_now`).
     """
     lock_name = f"{model_name}{LOCK_SUFFIX}"
     token = f"held by pid {os.getpid()} on {socket.gethostname()} ({uuid.uuid4().hex})"
@@ -71,9 +106,8 @@ def alias_lock(
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise RegistryError(f"cannot take the promotion lock {lock_name!r}: {error}") from error
         holder = _lock_holder(client, lock_name)
-        if holder and holder[1] > stale_after:
-            _release(client, lock_name, holder[0])  # only that stale holder's lock, not a newer one
-            continue
+        if holder and holder[1] > stale_after and _delete_if_held_by(client, lock_name, holder[0]):
+            continue  # that stale holding only was deleted, never a newer one: take the lock now
         if time.monotonic() > deadline:
             age = holder[1] if holder else 0.0
             raise LockTimeout(f"{lock_name!r} is held by another promotion (age {age:.0f}s); retry later")

@@ -24,6 +24,7 @@ from << cookiecutter.package >>.promotion.registry import (
     CHAMPION,
     PREVIOUS_CHAMPION,
     DigestMismatch,
+    RegistryError,
     alias_version,
     fetch_model,
 )
@@ -109,6 +110,7 @@ def promote(params: Params, reports: Reports, image_digest: str | None = None) -
         if current:
             client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
         client.set_registered_model_alias(name, CHAMPION, version)
+        _verify_aliases(client, name, {CHAMPION: version, PREVIOUS_CHAMPION: current})
     record = {
         "model_name": name,
         "champion": version,
@@ -125,6 +127,18 @@ def promote(params: Params, reports: Reports, image_digest: str | None = None) -
         f"{report.candidate_version} ({digest})" + (f"; previous-champion: {current}" if current else "")
     )
     return version
+
+
+def _verify_aliases(client: MlflowClient, name: str, expected: dict[str, str | None]) -> None:
+    """Read the aliases back after moving them: alias writes are not compare-and-set, so a writer
+    outside the lock (or a broken lock) would otherwise go unnoticed until serving the wrong model."""
+    found = {alias: alias_version(client, name, alias) for alias, version in expected.items() if version}
+    wanted = {alias: version for alias, version in expected.items() if version}
+    if found != wanted:
+        raise RegistryError(
+            f"{name}: after the promotion the aliases are {found}, not {wanted}: another writer moved them; "
+            "check the registry and `make rollback` or promote again"
+        )
 
 
 def _tag_candidate(client: MlflowClient, report: GateReport, version: str) -> None:

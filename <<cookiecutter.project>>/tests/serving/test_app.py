@@ -3,7 +3,10 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, PredictionLog
+from << cookiecutter.package >>.serving import app as server_module
 from << cookiecutter.package >>.serving.app import RequestLimits, create_app
 from tests.helpers import call, records, running, send_raw
 
@@ -91,3 +94,17 @@ def test_one_client_cannot_fill_the_prediction_log(exported, features, tmp_path)
         for _ in range(3):
             assert call(f"{url}/predict", records(features, 4))[0] == 200
     assert len(path.read_text().splitlines()) == 5
+
+
+def test_the_entry_point_takes_its_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """The image is configured by environment variables; uvicorn gets the connection limits."""
+    started = {}
+    monkeypatch.setattr(server_module.uvicorn, "run", lambda app, **options: started.update(options))
+    monkeypatch.setenv("SERVE_LIMIT_CONCURRENCY", "7")
+    monkeypatch.setenv("SERVE_TIMEOUT_KEEP_ALIVE_S", "3")
+    monkeypatch.setenv("SERVE_MAX_HEADER_BYTES", "4096")
+    server_module.main(["--model-dir", str(tmp_path), "--prediction-log", ""])
+    assert started["limit_concurrency"] == 7
+    assert started["timeout_keep_alive"] == 3
+    assert started["h11_max_incomplete_event_size"] == 4096
+    assert started["http"] == "h11"  # httptools does not bound the headers

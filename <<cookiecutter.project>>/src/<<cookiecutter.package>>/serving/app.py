@@ -4,7 +4,7 @@
     GET  /health    200 with the model's name and version (the port opens only once the model is loaded)
     GET  /metrics   requests by path and status, latency histogram, predicted classes, model info
 
-One process, one event loop (uvloop + httptools where installed): inference of a small model
+One process, one event loop (uvloop where installed; h11, or httptools with SERVE_HTTP): inference of a small model
 takes microseconds, so it runs inline instead of paying a thread hand-off per request. Scale
 out with replicas; each has its own metrics.
 
@@ -226,7 +226,13 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
         "--max-header-bytes",
         type=int,
         default=int(_env("SERVE_MAX_HEADER_BYTES", str(16 * 1024))),
-        help="request line and headers (h11's max incomplete event size)",
+        help="request line and headers, else 400 (h11's max incomplete event size)",
+    )
+    add(
+        "--http",
+        choices=["h11", "httptools"],
+        default=_env("SERVE_HTTP", "h11"),
+        help="h11 bounds the headers; httptools is faster but holds headers of any size (use it behind a proxy)",
     )
 
 
@@ -278,6 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         limit_concurrency=args.limit_concurrency,
         timeout_keep_alive=args.timeout_keep_alive,
+        http=args.http,
         h11_max_incomplete_event_size=args.max_header_bytes,
     )
 

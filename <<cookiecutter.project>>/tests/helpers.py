@@ -1,6 +1,7 @@
 """Helpers the tests share: run the app for real, call it, build payloads, vary settings."""
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -52,6 +53,19 @@ def call(url: str, payload: object | None = None) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+def send_raw(url: str, head: str, body: bytes = b"") -> tuple[int, str]:
+    """Send a request's `head` (request line and headers) and `body` as they are, then read the
+    answer until the server closes the connection: how a test sees that the server answered
+    without waiting for (or draining) the body it was promised. (status, whole response)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    return int(response.split(b" ", 2)[1]), response.decode(errors="replace")
 
 
 _PROBE = """

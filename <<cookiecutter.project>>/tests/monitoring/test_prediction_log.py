@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from << cookiecutter.package >>.monitoring.prediction_log import PredictionLog, rotated
+from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, PredictionLog, rotated
 
 COLUMNS = {"island": ["Biscoe", "Dream"], "bill_length_mm": [40.1, 38.2]}
 
@@ -38,3 +38,14 @@ def test_sampling_keeps_about_the_requested_share(tmp_path):
 def test_sample_rate_is_checked(tmp_path):
     with pytest.raises(ValueError, match="sample rate"):
         PredictionLog(tmp_path / "p.jsonl", sample_rate=2)
+
+
+def test_each_client_logs_at_most_its_quota_per_window(tmp_path):
+    now = [0.0]
+    log = PredictionLog(tmp_path / "p.jsonl", quota=ClientQuota(rows=3, window_s=60, clock=lambda: now[0]))
+    for client in ("10.0.0.1", "10.0.0.1", "10.0.0.2"):
+        log.record(COLUMNS, ["Adelie", "Gentoo"], "3", client)
+    now[0] = 61.0  # a new window: the first client may log again
+    log.record(COLUMNS, ["Adelie", "Gentoo"], "3", "10.0.0.1")
+    log.close()
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 3 + 2 + 2

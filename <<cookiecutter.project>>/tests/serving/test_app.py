@@ -3,9 +3,12 @@
 import json
 from pathlib import Path
 
-from << cookiecutter.package >>.monitoring.prediction_log import PredictionLog
-from << cookiecutter.package >>.serving.app import create_app
-from tests.helpers import call, records, running
+import pytest
+
+from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, PredictionLog
+from << cookiecutter.package >>.serving import app as server_module
+from << cookiecutter.package >>.serving.app import RequestLimits, create_app
+from tests.helpers import call, records, running, send_raw
 
 
 def test_server_predicts_checks_input_and_counts(server, features):
@@ -51,7 +54,6 @@ def test_hostile_bodies_get_422_and_the_server_stays_up(server, features):
         [{**record, "bill_length_mm": 10**400}],  # beyond float range
         b"\xff\xfe not utf-8",
         b"[" * 100_000,  # nested past the parser's recursion limit
-        b"[" + b'"x",' * 1_500_000 + b'"x"]',  # over the body size limit
     ]
     for payload in hostile:
         status, body = call(f"{server}/predict", payload)
@@ -67,3 +69,42 @@ def test_a_failing_prediction_log_does_not_fail_the_request(exported, features):
     assert status == 200
     assert "prediction_log_failures_total 1.0" in metrics
     assert 'http_requests_total{path="/predict",status="200"} 1.0' in metrics
+
+
+def test_an_oversized_body_is_refused_at_once_without_reading_it(server):
+    """Only the headers are sent: a server that waited for (or drained) the body would never answer."""
+    status, response = send_raw(server, "POST /predict HTTP/1.1\nHost: x\nContent-Length: 100000000\n")
+    assert status == 413, response
+    assert "connection: close" in response.lower()
+    chunked = "POST /predict HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n"
+    status, response = send_raw(server, chunked, b"50000\r\n" + b"[" * 0x50000 + b"\r\n")  # no last chunk
+    assert status == 413, response
+    assert call(f"{server}/health")[0] == 200
+
+
+def test_a_body_that_never_arrives_is_refused(exported):
+    with running(create_app(exported, limits=RequestLimits(body_timeout_s=0.2))) as url:
+        status, response = send_raw(url, "POST /predict HTTP/1.1\nHost: x\nContent-Length: 100\n", b"[{")
+    assert status == 408, response
+
+
+def test_one_client_cannot_fill_the_prediction_log(exported, features, tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    with running(create_app(exported, PredictionLog(path, quota=ClientQuota(rows=5, window_s=3600)))) as url:
+        for _ in range(3):
+            assert call(f"{url}/predict", records(features, 4))[0] == 200
+    assert len(path.read_text().splitlines()) == 5
+
+
+def test_the_entry_point_takes_its_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """The image is configured by environment variables; uvicorn gets the connection limits."""
+    started = {}
+    monkeypatch.setattr(server_module.uvicorn, "run", lambda app, **options: started.update(options))
+    monkeypatch.setenv("SERVE_LIMIT_CONCURRENCY", "7")
+    monkeypatch.setenv("SERVE_TIMEOUT_KEEP_ALIVE_S", "3")
+    monkeypatch.setenv("SERVE_MAX_HEADER_BYTES", "4096")
+    server_module.main(["--model-dir", str(tmp_path), "--prediction-log", ""])
+    assert started["limit_concurrency"] == 7
+    assert started["timeout_keep_alive"] == 3
+    assert started["h11_max_incomplete_event_size"] == 4096
+    assert started["http"] == "h11"  # httptools does not bound the headers

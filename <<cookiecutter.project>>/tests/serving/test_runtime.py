@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from << cookiecutter.package >>.packaging.export import PARITY_TOLERANCE
-from << cookiecutter.package >>.serving.runtime import InvalidInput, ServedModel
+from << cookiecutter.package >>.serving.runtime import MAX_ERRORS, InvalidInput, ServedModel
 from tests.helpers import records
 
 
@@ -33,3 +33,27 @@ def test_invalid_input_names_the_record_and_field(exported, features):
         (1, "extra"),
     }
     assert f"records.1.{numeric}" in str(raised.value)
+
+
+def test_a_record_with_many_unknown_fields_is_one_error(exported, features):
+    """400,000 unknown keys once built 400,000 error dicts and blocked the event loop for half a second."""
+    model = ServedModel.load(exported)
+    hostile = records(features, 1)[0] | {f"k{index}": 0 for index in range(400_000)}
+    with pytest.raises(InvalidInput) as raised:
+        model.columns([hostile])
+    assert raised.value.errors == [
+        {"record": 0, "field": None, "message": f"{len(hostile)} fields; the model takes {len(model.schema)}"}
+    ]
+
+
+def test_errors_are_capped_with_a_count_of_the_rest(exported):
+    model = ServedModel.load(exported)
+    with pytest.raises(InvalidInput) as raised:
+        model.columns([{}] * 1000)
+    shown = raised.value.errors
+    assert len(shown) == MAX_ERRORS + 1
+    assert shown[-1] == {
+        "record": None,
+        "field": None,
+        "message": f"{1000 * len(model.schema) - MAX_ERRORS} more errors not shown",
+    }

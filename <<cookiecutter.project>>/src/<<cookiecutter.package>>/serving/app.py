@@ -4,14 +4,20 @@
     GET  /health    200 with the model's name and version (the port opens only once the model is loaded)
     GET  /metrics   requests by path and status, latency histogram, predicted classes, model info
 
-One process, one event loop (uvloop + httptools where installed): inference of a small model
+One process, one event loop (uvloop where installed; h11, or httptools with SERVE_HTTP): inference of a small model
 takes microseconds, so it runs inline instead of paying a thread hand-off per request. Scale
 out with replicas; each has its own metrics.
+
+What one client can cost is bounded (README > "Serving" lists the settings): a body over
+SERVE_MAX_BODY_BYTES is a 413 at once, a body not sent within SERVE_BODY_TIMEOUT_S a 408, and
+both close the connection instead of reading the rest; uvicorn caps connections
+(SERVE_LIMIT_CONCURRENCY), idle keep-alive (SERVE_TIMEOUT_KEEP_ALIVE_S) and header size.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -19,6 +25,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -32,15 +39,14 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from << cookiecutter.package >>.monitoring.prediction_log import PredictionLog
+from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, PredictionLog
 from << cookiecutter.package >>.paths import MODEL_DIR, PREDICTION_LOG
 from << cookiecutter.package >>.serving.runtime import InvalidInput, ServedModel
 
-MAX_BODY_BYTES = 4_000_000  # about 1000 records of a wide table; MAX_RECORDS bounds the rest
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 log = logging.getLogger(__name__)
 
@@ -76,24 +82,58 @@ class Metrics:
         self.latency.labels(path).observe(time.perf_counter() - started)
 
 
-async def _read_bounded(request: Request) -> bytes | None:
-    """The body, or None when it passes MAX_BODY_BYTES; the rest is read and dropped, so the
-    client still gets its 422 and memory stays bounded."""
-    body, too_large = bytearray(), False
-    async for chunk in request.stream():
-        too_large = too_large or len(body) + len(chunk) > MAX_BODY_BYTES
-        if not too_large:
-            body += chunk
-    return None if too_large else bytes(body)
+@dataclass(frozen=True)
+class RequestLimits:
+    """What one request may cost before it is refused. 256 KiB holds the MAX_RECORDS batch of
+    a table of about 15 columns; a wider table raises it (SERVE_MAX_BODY_BYTES)."""
+
+    max_body_bytes: int = 256 * 1024
+    body_timeout_s: float = 10.0
+
+
+class Refused(Exception):
+    """A request refused before its body was read in full; the connection closes after the answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+    def response(self) -> JSONResponse:
+        """`Connection: close` makes uvicorn drop the connection instead of draining the rest of the body."""
+        return JSONResponse({"detail": [{"message": self.message}]}, self.status, headers={"Connection": "close"})
+
+
+async def _read_bounded(request: Request, limits: RequestLimits) -> bytes:
+    """The body, or Refused as soon as its declared or streamed size passes the limit, or it
+    takes longer than the body timeout (a slow-loris client holds no connection for long)."""
+    too_large = Refused(413, f"body larger than {limits.max_body_bytes} bytes: send smaller batches")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_body_bytes:
+        raise too_large
+    body = bytearray()
+    try:
+        async with asyncio.timeout(limits.body_timeout_s):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limits.max_body_bytes:
+                    raise too_large
+    except TimeoutError:
+        raise Refused(408, f"body not received within {limits.body_timeout_s} s") from None
+    except ClientDisconnect:
+        raise Refused(400, "client disconnected before sending the whole body") from None
+    return bytes(body)
 
 
 def _unprocessable(message: str) -> JSONResponse:
     return JSONResponse({"detail": [{"message": message}]}, status_code=422)
 
 
-def create_app(model_dir: Path, prediction_log: PredictionLog | None = None) -> Starlette:
+def create_app(
+    model_dir: Path, prediction_log: PredictionLog | None = None, limits: RequestLimits | None = None
+) -> Starlette:
     """The ASGI app serving the model exported to `model_dir`, loaded at start-up; checked
     requests and their predictions are sampled into `prediction_log` for `make drift`."""
+    limits = limits or RequestLimits()
     metrics = Metrics()
     served: dict[str, ServedModel] = {}
 
@@ -118,9 +158,10 @@ def create_app(model_dir: Path, prediction_log: PredictionLog | None = None) -> 
         model = served.get("model")
         if model is None:
             return JSONResponse({"detail": [{"message": "the model is not loaded yet"}]}, status_code=503)
-        body = await _read_bounded(request)
-        if body is None:
-            return _unprocessable(f"body larger than {MAX_BODY_BYTES} bytes: send smaller batches")
+        try:
+            body = await _read_bounded(request, limits)
+        except Refused as refused:
+            return refused.response()
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, or nested too deep
@@ -137,7 +178,8 @@ def create_app(model_dir: Path, prediction_log: PredictionLog | None = None) -> 
             metrics.predictions.labels(name).inc(count)
         if prediction_log:
             try:
-                prediction_log.record(columns, result["predictions"], str(model.metadata["model_version"]))
+                client = request.client.host if request.client else ""
+                prediction_log.record(columns, result["predictions"], str(model.metadata["model_version"]), client)
             except OSError:  # a full disk must not cost the client its prediction
                 metrics.prediction_log_failures.inc()
                 log.exception("could not write the prediction log")
@@ -163,32 +205,88 @@ def create_app(model_dir: Path, prediction_log: PredictionLog | None = None) -> 
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """The bounds on one client's cost; each defaults to an environment variable, which is how
+    the image is configured (`docker run -e SERVE_MAX_BODY_BYTES=...`)."""
+    add = parser.add_argument
+    add("--max-body-bytes", type=int, default=int(_env("SERVE_MAX_BODY_BYTES", str(256 * 1024))), help="else 413")
+    add("--body-timeout", type=float, default=float(_env("SERVE_BODY_TIMEOUT_S", "10")), help="seconds, else 408")
+    add(
+        "--limit-concurrency",
+        type=int,
+        default=int(_env("SERVE_LIMIT_CONCURRENCY", "256")),
+        help="open connections and requests in flight; above it, 503",
+    )
+    add("--timeout-keep-alive", type=int, default=int(_env("SERVE_TIMEOUT_KEEP_ALIVE_S", "5")), help="seconds")
+    add(
+        "--max-header-bytes",
+        type=int,
+        default=int(_env("SERVE_MAX_HEADER_BYTES", str(16 * 1024))),
+        help="request line and headers, else 400 (h11's max incomplete event size)",
+    )
+    add(
+        "--http",
+        choices=["h11", "httptools"],
+        default=_env("SERVE_HTTP", "h11"),
+        help="h11 bounds the headers; httptools is faster but holds headers of any size (use it behind a proxy)",
+    )
+
+
+def _add_log_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "--prediction-log",
+        default=_env("PREDICTION_LOG", str(PREDICTION_LOG)),
+        help="sample of inputs and predictions for `make drift` ('' turns it off)",
+    )
+    add("--prediction-log-sample-rate", type=float, default=float(_env("PREDICTION_LOG_SAMPLE_RATE", "1")))
+    add("--prediction-log-max-mb", type=float, default=float(_env("PREDICTION_LOG_MAX_MB", "50")))
+    add(
+        "--prediction-log-client-rows",
+        type=int,
+        default=int(_env("PREDICTION_LOG_CLIENT_ROWS", "200")),
+        help="rows one client address may add per window, so no single caller fills the drift sample",
+    )
+    add("--prediction-log-window", type=float, default=float(_env("PREDICTION_LOG_WINDOW_S", "600")), help="seconds")
+
+
+def _prediction_log(args: argparse.Namespace) -> PredictionLog | None:
+    if not args.prediction_log:
+        return None
+    return PredictionLog(
+        Path(args.prediction_log),
+        args.prediction_log_sample_rate,
+        int(args.prediction_log_max_mb * 1e6),
+        ClientQuota(args.prediction_log_client_rows, args.prediction_log_window),
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", MODEL_DIR)))
+    parser.add_argument("--model-dir", type=Path, default=Path(_env("MODEL_DIR", str(MODEL_DIR))))
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface (the image does)")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--log-level", default="info")
-    parser.add_argument(
-        "--prediction-log",
-        default=os.environ.get("PREDICTION_LOG", str(PREDICTION_LOG)),
-        help="sample of inputs and predictions for `make drift` ('' turns it off)",
-    )
-    parser.add_argument(
-        "--prediction-log-sample-rate", type=float, default=float(os.environ.get("PREDICTION_LOG_SAMPLE_RATE", "1"))
-    )
-    parser.add_argument(
-        "--prediction-log-max-mb", type=float, default=float(os.environ.get("PREDICTION_LOG_MAX_MB", "50"))
-    )
+    _add_limit_options(parser)
+    _add_log_options(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
-    prediction_log = (
-        PredictionLog(Path(args.prediction_log), args.prediction_log_sample_rate, int(args.prediction_log_max_mb * 1e6))
-        if args.prediction_log
-        else None
+    app = create_app(args.model_dir, _prediction_log(args), RequestLimits(args.max_body_bytes, args.body_timeout))
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        limit_concurrency=args.limit_concurrency,
+        timeout_keep_alive=args.timeout_keep_alive,
+        http=args.http,
+        h11_max_incomplete_event_size=args.max_header_bytes,
     )
-    app = create_app(args.model_dir, prediction_log)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from << cookiecutter.package >>.preprocessing import Preprocessor
 INPUT_NAME, OUTPUT_NAME = "features", "probabilities"
 MAX_RECORDS = 1000  # per request: bounds the memory and time one request can take
 MAX_ERRORS = 20  # per response: enough to fix a payload, short enough to read
+EXTRA_FIELDS = 8  # unknown fields one record may carry before it is refused whole, unchecked
 
 
 class InvalidInput(ValueError):
@@ -106,25 +108,34 @@ class ServedModel:
         return checks | {column: _check_category for column in self.preprocessor.categorical}
 
     def columns(self, payload: object) -> dict[str, list]:
-        """The request as {column: values}, or InvalidInput naming every bad record and field."""
+        """The request as {column: values}, or InvalidInput naming the first MAX_ERRORS bad records
+        and fields plus a count of the rest: the response stays short whatever the payload."""
         records = _records(payload)
-        checks = self.schema
-        errors = []
-        for index, record in enumerate(records):
-            if not isinstance(record, dict):
-                errors.append(_error(f"expected an object of features, got {_show(record)}", index))
-                continue
-            errors += [_error("required field is missing", index, column) for column in checks if column not in record]
-            errors += [_error("unknown field", index, column) for column in record if column not in checks]
-            for column, check in checks.items():
-                problem = check(record.get(column))
-                if problem:
-                    errors.append(_error(problem, index, column))
-            if len(errors) >= MAX_ERRORS:
-                break
+        problems = (error for index, record in enumerate(records) for error in self._record_errors(index, record))
+        errors = list(islice(problems, MAX_ERRORS))
+        hidden = sum(1 for _ in problems)
+        if hidden:
+            errors.append(_error(f"{hidden} more errors not shown"))
         if errors:
-            raise InvalidInput(errors[:MAX_ERRORS])
+            raise InvalidInput(errors)
         return {column: [record[column] for record in records] for column in self.preprocessor.columns}
+
+    def _record_errors(self, index: int, record: object) -> Iterator[dict[str, Any]]:
+        """The errors of one record, lazily. A record with far more fields than the model takes
+        is one error, so a record of 400,000 unknown keys costs one check instead of 400,000."""
+        checks = self.schema
+        if not isinstance(record, dict):
+            yield _error(f"expected an object of features, got {_show(record)}", index)
+            return
+        if len(record) > len(checks) + EXTRA_FIELDS:
+            yield _error(f"{len(record)} fields; the model takes {len(checks)}", index)
+            return
+        yield from (_error("required field is missing", index, column) for column in checks if column not in record)
+        yield from (_error("unknown field", index, column) for column in record if column not in checks)
+        for column, check in checks.items():
+            problem = check(record.get(column))
+            if problem:
+                yield _error(problem, index, column)
 
     def predict_columns(self, columns: dict[str, list]) -> dict[str, Any]:
         """Labels and probabilities for an already checked batch ({column: values})."""

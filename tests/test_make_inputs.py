@@ -37,6 +37,7 @@ FREE_FORM = [
     ("image", "BUILD_FLAGS"),
     ("image", "SOURCE_URL"),
     ("image", "GIT_SHA"),
+    ("bench-hostile", "MODEL_DIR"),
 ]
 
 

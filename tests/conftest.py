@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from support.services import Postgres
 from support.template import MATRIX, MATRIX_IDS, render
 
 
@@ -43,3 +44,12 @@ def rendered(request: pytest.FixtureRequest, matrix_render: Callable[[int], Path
 def all_rendered(matrix_render: Callable[[int], Path]) -> list[tuple[dict[str, str], Path]]:
     """(answers, project) for every row of the option matrix, for checks across all of them."""
     return [(answers, matrix_render(index)) for index, answers in enumerate(MATRIX)]
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    """A throw-away PostgreSQL cluster for the module's tracking servers."""
+    cluster = Postgres()
+    cluster.start()
+    yield cluster
+    cluster.remove()

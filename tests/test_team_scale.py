@@ -22,14 +22,6 @@ RACE_ROUNDS = 20
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    cluster = Postgres()
-    cluster.start()
-    yield cluster
-    cluster.remove()
-
-
-@pytest.fixture(scope="module")
 def tracking_server(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     artifacts = tmp_path_factory.mktemp("server") / "artifacts"
     artifacts.mkdir()

@@ -126,14 +126,6 @@ class Registry:
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    cluster = Postgres()
-    cluster.start()
-    yield cluster
-    cluster.remove()
-
-
-@pytest.fixture(scope="module")
 def new_registry(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], Registry]]:
     """Each call: a fresh auth-enabled server (its own tracking and user databases), set up."""
     servers: list[AuthMlflowServer] = []

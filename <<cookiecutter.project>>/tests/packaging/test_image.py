@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from << cookiecutter.package >>.packaging.image import ImageError, detect_engine, image_tag, parse_size
+from << cookiecutter.package >>.packaging.image import ImageError, detect_engine, image_tag, parse_size, public_url
 from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR
 
 
@@ -28,3 +28,17 @@ def test_one_model_keeps_one_tag_before_and_after_promotion(tmp_path, metadata, 
     (tmp_path / MODEL_DIR).mkdir(parents=True)
     (tmp_path / MODEL_DIR / METADATA_FILE).write_text(json.dumps(metadata))
     assert image_tag("img", tmp_path) == tag
+
+
+@pytest.mark.parametrize(
+    ("remote", "label"),
+    [
+        ("https://ci:ghp_s3cret@github.com/acme/model.git", "https://github.com/acme/model.git"),
+        ("https://oauth2:tok@en@gitlab.example.com:8443/a/b", "https://gitlab.example.com:8443/a/b"),
+        ("https://github.com/acme/model.git", "https://github.com/acme/model.git"),
+        ("git@github.com:acme/model.git", "git@github.com:acme/model.git"),  # scp form: a user, no secret
+        ("", ""),
+    ],
+)
+def test_the_source_label_never_carries_credentials(remote, label):
+    assert public_url(remote) == label

@@ -36,3 +36,12 @@ def test_a_file_that_is_not_a_gate_report_is_named(tmp_path):
     reports.write(reports.gate, '{"decision": "promote"}')
     with pytest.raises(ValueError, match="not a gate report"):
         GateReport.read(reports)
+
+
+def test_redact_removes_the_tracking_host_in_any_form():
+    """A connection error names the host without a URL; the PR comment must not."""
+    error = "ConnectionError: HTTPSConnectionPool(host='MLflow.corp.internal', port=443): Max retries exceeded"
+    redacted = redact(error, "https://mlflow.corp.internal/")
+    assert "corp.internal" not in redacted.lower()
+    assert "HTTPSConnectionPool(host='<tracking-server>', port=443)" in redacted
+    assert redact(error, "sqlite:///mlflow.db") == error  # no host: nothing else to hide

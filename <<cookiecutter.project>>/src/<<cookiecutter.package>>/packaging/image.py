@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR
 
@@ -62,6 +63,15 @@ def image_tag(name: str, context: Path) -> str:
     return f"{name}:model-{metadata.get('candidate_version') or metadata['model_version']}"
 
 
+def public_url(url: str) -> str:
+    """`url` without its user and password: a git remote may carry a token
+    (https://user:token@host/...), and the source label is public and printed."""
+    parts = urlsplit(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
 def build_image(
     context: Path,
     name: str,
@@ -80,7 +90,7 @@ def build_image(
         "MODEL_RUN_ID": metadata["run_id"],
         "MODEL_DIGEST": metadata.get("model_digest", "unknown"),
         "GIT_SHA": revision,
-        "SOURCE_URL": source_url,
+        "SOURCE_URL": public_url(source_url),
         **({"PYTHON_IMAGE": base_image} if base_image else {}),
     }
     # buildah writes OCI images by default, which drop HEALTHCHECK; the docker format keeps it

@@ -185,7 +185,8 @@ def run_gate(params: Params, reports: Reports, candidate_version: str | None = N
         traceback.print_exc()
         report = GateReport(
             decision="error",
-            reason=redact(f"{type(error).__name__}: {error}"),  # gate.json is uploaded as an artifact
+            # gate.json is uploaded as an artifact and its reason reaches the PR comment
+            reason=redact(f"{type(error).__name__}: {error}", params.mlflow.tracking_uri),
             model_name=params.model.name,
             metric=params.gate.metric,
             candidate_model=params.model.candidates,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, fields
+from urllib.parse import urlsplit
 
 from << cookiecutter.package >>.paths import Reports
 
@@ -68,9 +69,15 @@ class GateReport:
         reports.write(reports.gate_markdown, render_markdown(self))
 
 
-def redact(text: str) -> str:
-    """Tracking-server URLs (hosts, credentials) out of what is posted where others read it."""
-    return _URL.sub("<url>", text)
+def redact(text: str, tracking_uri: str | None = None) -> str:
+    """Tracking-server addresses and credentials out of what is posted where others read it:
+    every URL, and the configured server's host in any other form (an HTTP client's
+    `HTTPSConnectionPool(host='mlflow.corp.internal', ...)` names it without a URL)."""
+    text = _URL.sub("<url>", text)
+    host = urlsplit(tracking_uri).hostname if tracking_uri else None
+    if host:
+        text = re.sub(re.escape(host), "<tracking-server>", text, flags=re.IGNORECASE)
+    return text
 
 
 def _fmt(value: float | None) -> str:

@@ -380,9 +380,10 @@ def test_reusable_workflows_keep_the_production_credential_in_the_environment_jo
             if refs & PROMOTE_SECRETS:
                 assert job.get("environment") == "${{ inputs.environment }}", f"{name}/{job_id}: no environment"
                 assert not refs & CANDIDATE_SECRETS, f"{name}/{job_id} reads the candidate credential too"
-                for part in ("USERNAME", "PASSWORD"):
-                    mapped = job["env"][f"MLFLOW_TRACKING_{part}"]
-                    assert mapped == f"${{{{ secrets.MLFLOW_PROMOTE_{part} }}}}", f"{name}/{job_id}: {mapped}"
+                for step in job["steps"]:
+                    for part in ("USERNAME", "PASSWORD"):
+                        mapped = step.get("env", {}).get(f"MLFLOW_TRACKING_{part}")
+                        assert mapped in (None, f"${{{{ secrets.MLFLOW_PROMOTE_{part} }}}}"), f"{name}/{job_id}"
                 first = job["steps"][0]
                 assert "Production credential" in first["run"] and "exit 1" in first["run"], f"{name}/{job_id}"
             elif name in PRODUCTION_WORKFLOWS:
@@ -393,6 +394,44 @@ def test_reusable_workflows_keep_the_production_credential_in_the_environment_jo
     }
     assert environments == {"promote.yml": "production", "rollback.yml": "production", "image.yml": "staging"}
     assert _load(REUSABLE["image.yml"])["jobs"]["image"]["environment"] == "${{ inputs.environment }}"
+
+
+def test_mlflow_credentials_reach_only_the_steps_that_talk_to_the_tracking_server():
+    """Secrets are step-scoped: no job or workflow `env:` holds one (third-party actions and
+    `make install`, which runs package build code, would see it), and the MLflow credential is
+    in the env of steps that run `make` against the registry or check the credential itself."""
+    for name, path in REUSABLE.items():
+        workflow = _load(path)
+        assert not _secret_refs(workflow.get("env", {})), f"{name}: secrets in the workflow env"
+        for job_id, job in workflow["jobs"].items():
+            assert not _secret_refs(job.get("env", {})), f"{name}/{job_id}: secrets in the job env"
+            for step in job.get("steps", []):
+                holds = {key for key, value in step.get("env", {}).items() if "secrets.MLFLOW_" in value}
+                if not holds:
+                    continue
+                command = step.get("run", "")
+                registry_step = re.search(r"\bmake (train|gate|promote|rollback|image-context)\b", command)
+                checks_it = all(f"${key}" in command for key in holds)
+                assert registry_step or checks_it, f"{name}/{job_id}/{step['name']}: holds {sorted(holds)}"
+                assert "uses" not in step, f"{name}/{job_id}/{step['name']}: an action gets the credential"
+
+
+def test_jobs_that_publish_or_promote_restore_no_cache():
+    """A cache written by another run (unreviewed code on another branch) must not feed an image
+    that is pushed or a job that holds the production credential: no pip cache, no layer cache."""
+    for name in ("image.yml", *sorted(PRODUCTION_WORKFLOWS)):
+        for job_id, job in _load(REUSABLE[name])["jobs"].items():
+            for step in job["steps"]:
+                uses, inputs = step.get("uses", ""), step.get("with", {})
+                if "setup-project" in uses:
+                    assert inputs.get("pip-cache") == "false", f"{name}/{job_id}: pip cache restored"
+                if uses.startswith("docker/build-push-action"):
+                    assert not {"cache-from", "cache-to"} & set(inputs), f"{name}/{job_id}: layer cache"
+                    assert inputs.get("no-cache") is True, f"{name}/{job_id}: builds on cached layers"
+                assert not uses.startswith("actions/cache"), f"{name}/{job_id}: {uses}"
+    setup = _load(TEMPLATE_GITHUB / "actions" / "setup-project" / "action.yml")
+    (python,) = [step for step in setup["runs"]["steps"] if step.get("uses", "").startswith("actions/setup-python")]
+    assert python["with"]["cache"] == "${{ inputs.pip-cache == 'true' && 'pip' || '' }}"
 
 
 def test_generated_callers_pass_the_production_credential_only_to_promote_and_rollback(all_rendered):

@@ -17,12 +17,14 @@ from __future__ import annotations
 import csv
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
 
 from support.act.harness import ACT, ActResult, git_init, pull_request_event, push_event
 from support.act.scenarios import CPU_RUNNER, REPOSITORY, Registry, runner, weaken_model
+from support.commands import git
 from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 
 pytestmark = [
@@ -352,20 +354,25 @@ def _drift_sample(path: Path, destination: Path, shift: float) -> Path:
 
 @pytest.mark.parametrize(("shift", "retrains"), [(1.15, True), (1.0, False)], ids=["drifted", "clean"])
 def test_monitor_starts_retraining_only_on_drift(tmp_path, project, shift, retrains):
-    """Scenario 7: monitor.yml on its schedule; a drifted sample dispatches retrain.yml, a clean one does not."""
-    path, sha = project
+    """Scenario 7: monitor.yml on its schedule, in a repository whose default branch is `trunk`
+    and with a scheduled event's payload (no repository object): a drifted sample dispatches
+    retrain.yml on `trunk`, a clean one dispatches nothing."""
+    source, _ = project
+    path = tmp_path / "trunk-project"
+    shutil.copytree(source, path)
+    git(path, "branch", "--move", "main", "trunk")
     sample = _drift_sample(path, tmp_path / "predictions.jsonl", shift)
     result = runner(path, tmp_path).run(
         "schedule",
-        {**push_event(REPOSITORY, sha), "schedule": "41 5 * * *"},
+        {"schedule": "41 5 * * *"},
         workflow=".github/workflows/monitor.yml",
         secrets={"DRIFT_SAMPLE_URL": sample.as_uri(), "GITHUB_TOKEN": "act-fake-token"},
+        default_branch="trunk",
     )
     expected = {"drift/check": "success"} | ({"drift/retrain": "success"} if retrains else {})
     assert_jobs(result, expected)
     assert result.outputs("drift/check")["drifted"] == str(retrains).lower()
     dispatches = result.standin_calls("actions/github-script")
-    assert dispatches == (
-        [{**dispatches[0], "inputs": {"workflow": "retrain.yml", "dispatch": True}}] if retrains else []
-    )
+    dispatch = {"workflow": "retrain.yml", "dispatch": True, "ref": "trunk"}
+    assert dispatches == ([{**dispatches[0], "inputs": dispatch}] if retrains else [])
     assert "flipper_length_mm" in result.summary("drift/check")

@@ -247,6 +247,7 @@ class ActRunner:
         name: str = "run",
         timeout: float = 600,
         images: dict[str, str] | None = None,
+        default_branch: str = "main",
     ) -> ActResult:
         """`act EVENT_NAME` on `workflow`; its files (log, stand-in records) go to WORKDIR/NAME.
 
@@ -263,7 +264,13 @@ class ActRunner:
         event_file = run_dir / "event.json"
         event_file.write_text(json.dumps(event))
         args = [ACT, event_name, "--workflows", workflow, "--eventpath", str(event_file), "--json"]
-        args += ["--action-cache-path", str(run_dir / "act-cache"), "--no-cache-server", "--defaultbranch", "main"]
+        args += [
+            "--action-cache-path",
+            str(run_dir / "act-cache"),
+            "--no-cache-server",
+            "--defaultbranch",
+            default_branch,
+        ]
         args += ["--actor", self.repository.split("/")[0]]
         for label in dict.fromkeys(["ubuntu-latest", *self.labels]):
             args += ["-P", f"{label}=-self-hosted"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -141,6 +142,14 @@ for number in range(rounds):
 """
 
 
+def _signal(path: Path, text: str) -> None:
+    """Write a file that appears whole: a racer polling for it never reads it half-written
+    (an empty round file would make it gate the default model)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 def _wait_for(path: Path, racers: list[subprocess.Popen]) -> str:
     deadline = time.monotonic() + 120
     while not path.exists():
@@ -181,9 +190,9 @@ def test_concurrent_promotions_never_lose_an_update(tmp_path: Path, server_env: 
             version = client.create_model_version(candidates, tags=tags, **copy_of_base)
             report = {**trained, "model_name": candidates, "model_version": str(version.version)}
             (contender / "reports" / "train.json").write_text(json.dumps(report))
-        (sync / f"round-{number}").write_text(model_name)
+        _signal(sync / f"round-{number}", model_name)
         assert [_wait_for(sync / f"gated-{number}-{name}", racers) for name in contenders] == ["promote", "promote"]
-        (sync / f"go-{number}").write_text("")
+        _signal(sync / f"go-{number}", "")
         outcomes = {name: _wait_for(sync / f"outcome-{number}-{name}", racers) for name in contenders}
         winners = [outcome.removeprefix("won:") for outcome in outcomes.values() if outcome.startswith("won:")]
         assert len(winners) == 1, outcomes

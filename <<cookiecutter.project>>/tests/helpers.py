@@ -58,13 +58,21 @@ def call(url: str, payload: object | None = None) -> tuple[int, str]:
 def send_raw(url: str, head: str, body: bytes = b"") -> tuple[int, str]:
     """Send a request's `head` (request line and headers) and `body` as they are, then read the
     answer until the server closes the connection: how a test sees that the server answered
-    without waiting for (or draining) the body it was promised. (status, whole response)."""
+    without waiting for (or draining) the body it was promised. (status, whole response).
+
+    A server that closes while body bytes are still unread makes the kernel reset the
+    connection, which can discard its answer before it is read: that is status 0.
+    """
     host, port = url.removeprefix("http://").split(":")
+    response = b""
     with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
-        response = b""
-        while chunk := connection.recv(65536):
-            response += chunk
+        try:
+            connection.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+            while chunk := connection.recv(65536):
+                response += chunk
+        except ConnectionResetError:
+            if not response:
+                return 0, "connection reset by the server"
     return int(response.split(b" ", 2)[1]), response.decode(errors="replace")
 
 

@@ -78,7 +78,7 @@ def test_an_oversized_body_is_refused_at_once_without_reading_it(server):
     assert "connection: close" in response.lower()
     chunked = "POST /predict HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n"
     status, response = send_raw(server, chunked, b"50000\r\n" + b"[" * 0x50000 + b"\r\n")  # no last chunk
-    assert status == 413, response
+    assert status in (413, 0), response  # 413, or reset with the rest of the body unread: never drained
     assert call(f"{server}/health")[0] == 200
 
 

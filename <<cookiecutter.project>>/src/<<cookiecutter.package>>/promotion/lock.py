@@ -40,14 +40,15 @@ def _server_now(client: MlflowClient, lock_name: str) -> float:
 
 
 def _lock_holder(client: MlflowClient, lock_name: str) -> tuple[str, float] | None:
-    """(owner token, age in seconds by the server's clock) of the lock, or None when nobody holds it."""
+    """(owner token, creation time in seconds by the server's clock) of the lock, or None when
+    nobody holds it. Its age costs a probe (`_server_now`), so only a waiter asks for it."""
     try:
         lock = client.get_registered_model(lock_name)
     except MlflowException as error:
         if is_absent(error):
             return None
         raise
-    return lock.description or "", _server_now(client, lock_name) - lock.creation_timestamp / 1000
+    return lock.description or "", lock.creation_timestamp / 1000
 
 
 def _delete_if_held_by(client: MlflowClient, lock_name: str, token: str) -> bool:
@@ -106,10 +107,10 @@ def alias_lock(
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise RegistryError(f"cannot take the promotion lock {lock_name!r}: {error}") from error
         holder = _lock_holder(client, lock_name)
-        if holder and holder[1] > stale_after and _delete_if_held_by(client, lock_name, holder[0]):
+        age = _server_now(client, lock_name) - holder[1] if holder else 0.0
+        if holder and age > stale_after and _delete_if_held_by(client, lock_name, holder[0]):
             continue  # that stale holding only was deleted, never a newer one: take the lock now
         if time.monotonic() > deadline:
-            age = holder[1] if holder else 0.0
             raise LockTimeout(f"{lock_name!r} is held by another promotion (age {age:.0f}s); retry later")
         time.sleep(0.2 + random.random() * 0.3)  # noqa: S311 - jitter, not cryptography
     try:

@@ -14,6 +14,7 @@ import json
 from datetime import UTC, datetime
 
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from << cookiecutter.package >>.config import Params
@@ -55,10 +56,11 @@ def _gate_report(params: Params, reports: Reports) -> GateReport:
     return report
 
 
-def _verified_digest(client: MlflowClient, report: GateReport) -> str:
-    """The candidate's digest now, refused unless it is the one the gate scored."""
+def _verified_digest(client: MlflowClient, report: GateReport) -> tuple[str, ModelVersion]:
+    """The candidate's digest now, refused unless it is the one the gate scored, and its version."""
     model, version = report.candidate_model, report.candidate_version
-    tags = client.get_model_version(model, version).tags or {}
+    source = client.get_model_version(model, version)
+    tags = source.tags or {}
     if tags.get("gate.decision") != "promote" or tags.get("gate.eval_data_hash") != report.eval_data_hash:
         raise PromotionRefused(f"the registry has no passing gate for {model} version {version}; run `make gate` again")
     try:
@@ -70,7 +72,7 @@ def _verified_digest(client: MlflowClient, report: GateReport) -> str:
             f"{model} version {version} changed since the gate scored it: the gate scored {report.candidate_digest}, "
             f"the registry now gives {digest}; nothing promoted"
         )
-    return digest
+    return digest, source
 
 
 def promote(params: Params, reports: Reports, image_digest: str | None = None) -> str:
@@ -79,8 +81,7 @@ def promote(params: Params, reports: Reports, image_digest: str | None = None) -
     report = _gate_report(params, reports)
     name, scored_baseline = params.model.name, report.baseline_version
     client = connect(params)
-    digest = _verified_digest(client, report)
-    source = client.get_model_version(report.candidate_model, report.candidate_version)
+    digest, source = _verified_digest(client, report)
     with alias_lock(client, name):
         current = alias_version(client, name, CHAMPION)
         if current != scored_baseline:

@@ -62,6 +62,7 @@ class ModelParams(_Section):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     candidates: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: str = Field(default="mlp", pattern=r"^[a-z0-9_]+$")  # a network of training/networks/catalog.py
     hidden_sizes: list[Annotated[int, Field(ge=1)]] = [64, 32]
     dropout: float = Field(default=0.1, ge=0, lt=1)
 

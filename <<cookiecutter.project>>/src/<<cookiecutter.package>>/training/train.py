@@ -38,6 +38,7 @@ from << cookiecutter.package >>.training.checkpoint import (
     save_checkpoint,
 )
 from << cookiecutter.package >>.training.model import ModelBundle, build_bundle
+from << cookiecutter.package >>.training.networks.catalog import network_class
 from << cookiecutter.package >>.training.registration import log_bundle
 from << cookiecutter.package >>.validation.report import validation_passed_for
 
@@ -160,6 +161,7 @@ def _run_tags(params: Params, eval_hash: str, training: Dataset, evaluation: Dat
 
 def train(params: Params, reports: Reports, resume: bool = False) -> TrainResult | None:
     """Train and register a candidate; returns its report on the main process, None on the others."""
+    network_class(params.model.kind)  # an unknown network stops here, before any data is read
     validated, reason = validation_passed_for(params.data.path, params.validation.suite, reports)
     if not validated:
         raise TrainingError(reason)
@@ -186,7 +188,7 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
     seed_everything(params.train.seed)
     device = distributed.device_for(processes)
     preprocessor = Preprocessor.from_json(state["preprocessor"]) if state else Preprocessor.fit(training.features)
-    bundle = build_bundle(preprocessor, classes, params.model.hidden_sizes, params.model.dropout)
+    bundle = build_bundle(preprocessor, classes, params.model)
     bundle.network.to(device)
     network = DistributedDataParallel(bundle.network) if processes.is_distributed else bundle.network
     optimizer = torch.optim.AdamW(

@@ -47,6 +47,7 @@ class DataParams(_Section):
     features: list[str] | None = None
     eval_fraction: Fraction = 0.2
     split_seed: int = 42
+    max_classes: int = Field(default=50, ge=2)  # more distinct target values: not a classification target
 
 
 class ValidationParams(_Section):

@@ -24,7 +24,17 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from << cookiecutter.package >>.config import Params
-from << cookiecutter.package >>.data import Dataset, class_names, file_sha256, frame_sha256, read_table, split, to_dataset
+from << cookiecutter.package >>.data import (
+    Dataset,
+    class_names,
+    file_sha256,
+    frame_sha256,
+    raise_critical,
+    read_table,
+    split,
+    split_problems,
+    to_dataset,
+)
 from << cookiecutter.package >>.digest import DIGEST_TAG
 from << cookiecutter.package >>.metrics import score_all
 from << cookiecutter.package >>.paths import Reports
@@ -181,6 +191,7 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
     frame = read_table(params.data.path)
     classes = class_names(frame, params.data)
     train_frame, eval_frame = split(frame, params.data)
+    raise_critical(split_problems(train_frame, eval_frame, params.data))
     training, evaluation = to_dataset(train_frame, params.data, classes), to_dataset(eval_frame, params.data, classes)
     eval_hash = frame_sha256(eval_frame)
     state = _load_resume_state(params, resume, eval_hash)

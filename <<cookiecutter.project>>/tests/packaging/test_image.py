@@ -42,8 +42,14 @@ def test_one_model_keeps_one_tag_before_and_after_promotion(tmp_path, metadata, 
 @pytest.mark.parametrize(
     ("remote", "label"),
     [
-        ("https://ci:ghp_s3cret@github.com/acme/model.git", "https://github.com/acme/model.git"),
-        ("https://oauth2:tok@en@gitlab.example.com:8443/a/b", "https://gitlab.example.com:8443/a/b"),
+        (
+            "https://ci:ghp_s3cret@github.com/acme/model.git",  # pragma: allowlist secret
+            "https://github.com/acme/model.git",
+        ),
+        (
+            "https://oauth2:tok@en@gitlab.example.com:8443/a/b",  # pragma: allowlist secret
+            "https://gitlab.example.com:8443/a/b",
+        ),
         ("https://github.com/acme/model.git", "https://github.com/acme/model.git"),
         ("git@github.com:acme/model.git", "git@github.com:acme/model.git"),  # scp form: a user, no secret
         ("", ""),

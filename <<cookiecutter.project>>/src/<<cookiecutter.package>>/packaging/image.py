@@ -76,8 +76,8 @@ def image_tag(name: str, context: Path) -> str:
 
 
 def public_url(url: str) -> str:
-    """`url` without its user and password: a git remote may carry a token
-    (https://user:token@host/...), and the source label is public and printed."""
+    """`url` without its user and password: a git remote may carry a token (`user:token@`
+    before the host), and the source label is public and printed."""
     parts = urlsplit(url)
     if not parts.netloc or "@" not in parts.netloc:
         return url

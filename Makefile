@@ -36,11 +36,8 @@ test: $(STAMP) ## run the template's whole test suite (renders, lints, pipelines
 test-fast: $(STAMP) ## the suite without tests marked slow
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff, actionlint and zizmor on the template repository itself
-	$(VENV)/bin/ruff check hooks tests scripts
-	$(VENV)/bin/ruff format --check hooks tests scripts
-	$(VENV)/bin/actionlint .github/workflows/*.yml
-	$(VENV)/bin/zizmor --offline --no-progress .github
+lint: $(STAMP) ## every pre-commit hook on the template repository itself (ruff, actionlint, zizmor, shellcheck, secrets, file checks)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pre_commit run --all-files --show-diff-on-failure
 
 docs-check: $(STAMP) ## fail on a Markdown link to a missing file or section, or text citing what is not in the repository
 	$(PYTHON) scripts/check_docs.py

@@ -16,16 +16,14 @@ from pathlib import Path
 import pytest
 
 from support.act.harness import git_init
-from support.act.scenarios import REPOSITORY
+from support.act.scenarios import REPOSITORY, add_badly_formatted_file
 from support.commands import PYTHON, run, tool_env
 from support.pins import command_package, hook_commands, pyproject_pins, requirements_pins
-from support.template import DEFAULT_PACKAGE, TEMPLATE_DIR
+from support.template import TEMPLATE_DIR
 
 CONFIG = ".pre-commit-config.yaml"
 # A network namespace of its own (no interface but loopback): nothing can be fetched.
 OFFLINE = ["unshare", "--map-root-user", "--net"]
-# Formatting ruff format rewrites; the lint must fail and name the file.
-BADLY_FORMATTED = "x = {  'a':1 }\n"
 
 
 def _can_go_offline() -> bool:
@@ -87,9 +85,7 @@ def test_lint_passes_offline_on_every_render(rendered, tmp_path: Path):
 
 def test_a_badly_formatted_file_fails_lint_naming_it(default_project: Path, tmp_path: Path):
     copy = _committed_copy(default_project, tmp_path)
-    bad = Path("src", DEFAULT_PACKAGE, "badly_formatted.py")
-    (copy / bad).write_text(BADLY_FORMATTED)
-    run(["git", "add", str(bad)], cwd=copy)
+    bad = add_badly_formatted_file(copy)
     result = _lint_offline(copy, tmp_path / "pre-commit-home")
     assert result.returncode != 0
     assert "ruff format" in result.stdout and "Failed" in result.stdout

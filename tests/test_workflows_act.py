@@ -1,4 +1,5 @@
-"""The generated ci.yml executed end to end with act (host mode), job graph and all.
+"""The generated ci.yml executed end to end with act (host mode), job graph and all, and
+lint.yml beside it (the push scenario runs both; another push fails its lint).
 
 Each scenario renders (or reuses) a committed project, runs `act EVENT` on its ci.yml with
 the template's reusable workflows mapped in (tests/support/act/README.md), and then checks
@@ -23,7 +24,14 @@ from pathlib import Path
 import pytest
 
 from support.act.harness import ACT, ActResult, git_init, pull_request_event, push_event
-from support.act.scenarios import CPU_RUNNER, REPOSITORY, Registry, runner, weaken_model
+from support.act.scenarios import (
+    CPU_RUNNER,
+    REPOSITORY,
+    Registry,
+    add_badly_formatted_file,
+    runner,
+    weaken_model,
+)
 from support.commands import git
 from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 
@@ -35,6 +43,10 @@ pytestmark = [
 MODEL = DEFAULT_PACKAGE
 # Every job of ci.yml as act names it: caller job / job of the called workflow.
 ALL_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "image/image", "promote/promote"}
+# lint.yml's one job (`make lint`), which a push to main starts beside ci.yml.
+LINT_JOB = "pre-commit"
+# Every workflow of the project that a push to main starts: ci.yml and lint.yml.
+PUSH_WORKFLOWS = ".github/workflows"
 IMAGE = f"ghcr.io/{REPOSITORY}"  # image_name left empty: the repository's own path
 PROMOTE_ERROR = "MLFLOW_PROMOTE_USERNAME or MLFLOW_PROMOTE_PASSWORD is empty"
 
@@ -70,12 +82,17 @@ def assert_jobs(result: ActResult, expected: dict[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def first_push(tmp_path_factory, project, empty_registry) -> tuple[ActResult, Registry, str]:
-    """Scenario 1, shared: a push to main with good data and an empty registry."""
+    """Scenario 1, shared: a push to main with good data and an empty registry; every workflow
+    the push starts (ci.yml and lint.yml)."""
     workdir = tmp_path_factory.mktemp("act-push")
     registry = fresh_registry(empty_registry, workdir)
     path, sha = project
     result = runner(path, workdir).run(
-        "push", push_event(REPOSITORY, sha), secrets=registry.promote_secrets(), variables=CPU_RUNNER
+        "push",
+        push_event(REPOSITORY, sha),
+        workflow=PUSH_WORKFLOWS,
+        secrets=registry.promote_secrets(),
+        variables=CPU_RUNNER,
     )
     return result, registry, sha
 
@@ -90,10 +107,13 @@ def champion_registry(first_push, tmp_path) -> Registry:
 
 
 def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
-    """Scenario 1: candidate 1 beats the naive baseline; its image is built, then promoted by digest."""
+    """Scenario 1: candidate 1 beats the naive baseline; its image is built, then promoted by
+    digest; the lint job passes on the clean render."""
     result, registry, sha = first_push
-    assert_jobs(result, dict.fromkeys(ALL_JOBS, "success"))
+    assert_jobs(result, dict.fromkeys({*ALL_JOBS, LINT_JOB}, "success"))
     assert result.returncode == 0, result.describe()
+    assert result.outputs(LINT_JOB)["reused"] == "true"
+    assert "every hook passed" in result.summary(LINT_JOB)
 
     assert result.outputs("validate/validate")["passed"] == "true"
     assert result.outputs("test/test")["reused"] == "true", "the jobs must reuse the test interpreter"
@@ -141,6 +161,22 @@ def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
         login["inputs"] == {"registry": "ghcr.io", "username": "acme", "password-set": "true"} for login in logins
     )
     assert result.standin_calls("marocchino/sticky-pull-request-comment") == []
+
+
+def test_push_with_a_lint_error_fails_the_lint_job_naming_the_file(tmp_path, project):
+    """Scenario (f): lint.yml on a push whose commit adds a badly formatted module: the job fails
+    and its log names the file (pre-commit's diff)."""
+    source, _ = project
+    path = shutil.copytree(source, tmp_path / "project")
+    bad = add_badly_formatted_file(path)
+    git(path, "commit", "--quiet", "--message", "Add a module ruff format would rewrite")
+    sha = git(path, "rev-parse", "HEAD")
+    result = runner(path, tmp_path).run("push", push_event(REPOSITORY, sha), workflow=".github/workflows/lint.yml")
+
+    assert_jobs(result, {LINT_JOB: "failure"})
+    assert result.returncode != 0
+    log = result.output_text(LINT_JOB)
+    assert "ruff format" in log and f"a/{bad.as_posix()}" in log, result.describe()
 
 
 def test_pull_request_only_reports_the_gate(tmp_path, project, empty_registry):

@@ -1,5 +1,6 @@
 """What the act scenarios share: the project's identity on GitHub, the MLflow registry the jobs
-write to, a commit that weakens the model, and ci.yml's job graph drawn with each job's result.
+write to, a commit that weakens the model, a file that fails the lint, and ci.yml's job graph
+drawn with each job's result.
 
 Used by tests/test_workflows_act.py and scripts/demo.py.
 """
@@ -113,6 +114,15 @@ def weaken_model(project: Path, branch: str = "weaker-model") -> str:
     params_variant(project, "params.yaml", **WEAKER_MODEL)
     git(project, "commit", "--quiet", "--all", "--message", "Train for one epoch at a tenth of the learning rate")
     return git(project, "rev-parse", "HEAD")
+
+
+def add_badly_formatted_file(project: Path) -> Path:
+    """Add (git add) a module that `ruff format` rewrites, the lint error a commit can carry;
+    return its path relative to the project."""
+    bad = Path("src", DEFAULT_PACKAGE, "badly_formatted.py")
+    (project / bad).write_text("x = {  'a':1 }\n")
+    git(project, "add", bad.as_posix())
+    return bad
 
 
 def job_graph(jobs: Mapping[str, str], pull_request: bool = False) -> str:

@@ -44,7 +44,7 @@ MODEL = DEFAULT_PACKAGE
 # Every job of ci.yml as act names it: caller job / job of the called workflow.
 ALL_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "image/image", "promote/promote"}
 # lint.yml's one job (`make lint`), which a push to main starts beside ci.yml.
-LINT_JOB = "pre-commit"
+LINT_JOB = "lint/pre-commit"
 # Every workflow of the project that a push to main starts: ci.yml and lint.yml.
 PUSH_WORKFLOWS = ".github/workflows"
 IMAGE = f"ghcr.io/{REPOSITORY}"  # image_name left empty: the repository's own path

@@ -288,7 +288,7 @@ def test_reusable_workflows_declare_typed_inputs_optional_secrets_and_outputs():
         if name in PRODUCTION_WORKFLOWS:  # the production credential, never the candidate one
             assert {"MLFLOW_TRACKING_URI", *PROMOTE_SECRETS} <= set(secrets), name
             assert not set(secrets) & CANDIDATE_SECRETS, f"{name} must not accept the candidate credential"
-        elif name not in ("test.yml", "data-validation.yml", "drift.yml"):  # the ones that talk to MLflow
+        elif name not in ("test.yml", "data-validation.yml", "drift.yml", "lint.yml"):  # the ones that talk to MLflow
             assert {"MLFLOW_TRACKING_URI", *CANDIDATE_SECRETS} <= set(secrets), name
             assert not set(secrets) & PROMOTE_SECRETS, f"{name} must not accept the production credential"
     outputs = {name: set(_on(_load(path))["workflow_call"].get("outputs", {})) for name, path in REUSABLE.items()}
@@ -475,7 +475,7 @@ def test_generated_callers_pass_the_production_credential_only_to_promote_and_ro
         assert set(_on(_load(project / ".github" / "workflows" / "rollback.yml"))) == {"workflow_dispatch"}
 
 
-@pytest.mark.parametrize("workflow", ["ci.yml", "retrain.yml", "rollback.yml"])
+@pytest.mark.parametrize("workflow", ["ci.yml", "retrain.yml", "rollback.yml", "lint.yml"])
 def test_callers_pass_only_declared_inputs_and_secrets_with_enough_permissions(all_rendered, workflow):
     """actionlint cannot read remote reusable workflows: check the calls against the template's."""
     for answers, project in all_rendered:

@@ -9,25 +9,16 @@ the same target; tests/test_workflows_act.py runs that job under act.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
-import pytest
-
 from support.act.harness import git_init
 from support.act.scenarios import REPOSITORY, add_badly_formatted_file
-from support.commands import PYTHON, run, tool_env
+from support.commands import PYTHON, lint_offline
 from support.pins import command_package, hook_commands, pyproject_pins, requirements_pins
 from support.template import TEMPLATE_DIR
 
 CONFIG = ".pre-commit-config.yaml"
-# A network namespace of its own (no interface but loopback): nothing can be fetched.
-OFFLINE = ["unshare", "--map-root-user", "--net"]
-
-
-def _can_go_offline() -> bool:
-    return shutil.which("unshare") is not None and subprocess.run([*OFFLINE, "true"], check=False).returncode == 0
 
 
 def _assert_pinned(config: Path, pins: dict[str, str], source: str) -> set[str]:
@@ -65,18 +56,10 @@ def _committed_copy(project: Path, destination: Path) -> Path:
     return copy
 
 
-def _lint_offline(project: Path, home: Path) -> subprocess.CompletedProcess:
-    """`make lint` with an empty pre-commit home, inside a network namespace of its own."""
-    if not _can_go_offline():
-        pytest.skip("unshare cannot create a network namespace on this machine")
-    args = [*OFFLINE, "make", "--no-print-directory", "lint", f"PYTHON={PYTHON}"]
-    return run(args, cwd=project, env=tool_env(PRE_COMMIT_HOME=str(home)), check=False)
-
-
 def test_lint_passes_offline_on_every_render(rendered, tmp_path: Path):
     _, project = rendered
     copy = _committed_copy(project, tmp_path)
-    result = _lint_offline(copy, tmp_path / "pre-commit-home")
+    result = lint_offline(copy, tmp_path / "pre-commit-home", PYTHON=PYTHON)
     assert result.returncode == 0, result.stdout + result.stderr
     passed = {line.split(".", 1)[0] for line in result.stdout.splitlines() if line.endswith("Passed")}
     # every hook had files to check (none "Skipped"): the Dockerfile, the workflows, Python, ...
@@ -86,7 +69,7 @@ def test_lint_passes_offline_on_every_render(rendered, tmp_path: Path):
 def test_a_badly_formatted_file_fails_lint_naming_it(default_project: Path, tmp_path: Path):
     copy = _committed_copy(default_project, tmp_path)
     bad = add_badly_formatted_file(copy)
-    result = _lint_offline(copy, tmp_path / "pre-commit-home")
+    result = lint_offline(copy, tmp_path / "pre-commit-home", PYTHON=PYTHON)
     assert result.returncode != 0
     assert "ruff format" in result.stdout and "Failed" in result.stdout
     assert f"a/{bad.as_posix()}" in result.stdout, result.stdout  # --show-diff-on-failure

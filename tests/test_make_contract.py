@@ -3,7 +3,8 @@
 `make install validate train gate promote` on real GX, torch and MLflow (SQLite); a retrain that
 is not better is refused; bad data via DATA= / PARAMS= is refused; the gate fails closed when the
 tracking server is unreachable; a killed training resumes with RESUME=1; `make install` builds
-its own environment in which `make test` passes. The pipeline's own rules (a weak candidate, a
+its own environment in which `make test` passes and `make lint` needs no network. The
+pipeline's own rules (a weak candidate, a
 forged gate report) are the generated project's own tests.
 """
 
@@ -19,7 +20,9 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from support.commands import PYTHON, gate_cli, make, params_variant, read_report, run, tool_env
+from support.act.harness import git_init
+from support.act.scenarios import REPOSITORY
+from support.commands import PYTHON, gate_cli, lint_offline, make, params_variant, read_report, run, tool_env
 from support.template import DEFAULT_PACKAGE, render
 
 pytestmark = pytest.mark.slow
@@ -124,7 +127,8 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path, pipeli
 
 
 def test_make_install_builds_its_own_environment_and_make_test_passes(tmp_path: Path):
-    """The README's `make install test` on a fresh render, with no interpreter handed in."""
+    """The README's `make install test` on a fresh render, with no interpreter handed in; then
+    `make lint`, the pre-commit hooks on the linters that install brought, with no network."""
     project = render(tmp_path)
     torch_pin = f"torch=={torch.__version__.split('+')[0]}"  # the build this machine has; elsewhere TORCH_INDEX_URL
     env = tool_env()
@@ -133,3 +137,6 @@ def test_make_install_builds_its_own_environment_and_make_test_passes(tmp_path: 
     result = run(["make", "test"], cwd=project, env=env)
     assert " passed" in result.stdout
     assert "failed" not in result.stdout
+    git_init(project, REPOSITORY)
+    lint = lint_offline(project, tmp_path / "pre-commit-home")
+    assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,21 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bo
             f"{' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
         )
     return result
+
+
+# A network namespace of its own (loopback only): what runs inside can fetch nothing.
+OFFLINE = ["unshare", "--map-root-user", "--net"]
+
+
+def lint_offline(project: Path, pre_commit_home: Path, **variables: str) -> CompletedProcess:
+    """`make lint VARIABLES` (the pre-commit hooks) in a network namespace of its own, with an
+    empty pre-commit home: it passes only if every hook runs from what is installed. Skips where
+    this machine cannot make a network namespace."""
+    if shutil.which("unshare") is None or subprocess.run([*OFFLINE, "true"], check=False).returncode != 0:
+        pytest.skip("unshare cannot create a network namespace on this machine")
+    assignments = [f"{name}={value}" for name, value in variables.items()]
+    args = [*OFFLINE, "make", "--no-print-directory", "lint", *assignments]
+    return run(args, cwd=project, env=tool_env(PRE_COMMIT_HOME=str(pre_commit_home)), check=False)
 
 
 def make(

@@ -23,14 +23,10 @@ from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import class_names, frame_sha256, read_table, split, to_dataset
 from << cookiecutter.package >>.metrics import METRICS
 from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.promotion.bootstrap import paired_bootstrap
 from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, fetch_model
 from << cookiecutter.package >>.promotion.report import GateReport, redact
-from << cookiecutter.package >>.promotion.rule import (
-    meets_requirement,
-    paired_bootstrap,
-    required_value,
-    within_tolerance,
-)
+from << cookiecutter.package >>.promotion.rule import meets_requirement, required_value, within_tolerance
 from << cookiecutter.package >>.tracking import connect
 
 if TYPE_CHECKING:

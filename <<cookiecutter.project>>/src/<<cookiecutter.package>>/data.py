@@ -178,11 +178,10 @@ def features_of(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
 
 def label_indices(target: pd.Series, params: DataParams, classes: list[str]) -> np.ndarray:
     labels = target.astype(str)
-    unknown = sorted(set(labels) - set(classes))
+    unknown = sorted(set(labels.unique()) - set(classes))
     if unknown:
         raise DataError(f"column {params.target!r} has label(s) {unknown} the model does not know ({classes})")
-    index = {label: position for position, label in enumerate(classes)}
-    return labels.map(index).to_numpy(dtype=np.int64)
+    return pd.Categorical(labels, categories=classes).codes.astype(np.int64)
 
 
 def class_names(frame: pd.DataFrame, params: DataParams) -> list[str]:

@@ -42,6 +42,9 @@ def test_content_hash_tracks_values(params):
     changed.loc[0, "bill_length_mm"] += 0.1
     assert frame_sha256(frame) == frame_sha256(frame.copy())
     assert frame_sha256(frame) != frame_sha256(changed)
+    assert frame_sha256(frame) != frame_sha256(frame.iloc[::-1])  # row order
+    assert frame_sha256(frame) != frame_sha256(frame.rename(columns={"sex": "gender"}))
+    assert frame_sha256(frame) != frame_sha256(frame.head(-1))
 
 
 def test_unknown_label_is_an_error_not_a_guess(params):

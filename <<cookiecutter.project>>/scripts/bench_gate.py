@@ -77,12 +77,13 @@ def measure(params: Params, path: Path) -> dict:
     candidate, champion = models(params)
     stopwatch = Stopwatch()
     scored = score_eval_set(data, candidate, champion, stopwatch)
-    bootstrap = {}
+    with stopwatch.phase("values"):  # both models' value of every metric
+        for metric in METRICS.values():
+            metric.compute(scored.labels, scored.candidate_proba)
+            metric.compute(scored.labels, scored.baseline_proba)
+    bootstrap, settings = {}, params.gate
     for name, metric in METRICS.items():
         started = time.perf_counter()
-        metric.compute(scored.labels, scored.candidate_proba)
-        metric.compute(scored.labels, scored.baseline_proba)
-        settings = params.gate
         paired_bootstrap(
             metric, scored.labels, scored.candidate_proba, scored.baseline_proba,
             settings.bootstrap_samples, settings.confidence, settings.seed,
@@ -94,6 +95,7 @@ def measure(params: Params, path: Path) -> dict:
         "seconds": dict(stopwatch.seconds),
         "bootstrap_seconds": bootstrap,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "load_average": os.getloadavg()[0],  # other work on the machine slows every phase
     }
 
 
@@ -108,18 +110,18 @@ def run_size(params_path: Path, params: Params, eval_rows: int, workdir: Path) -
 
 
 def print_table(results: list[dict]) -> None:
-    metrics = list(METRICS)
-    header = f"{'eval rows':>10} {'read s':>7} {'cand s':>7} {'champ s':>7} " + " ".join(
-        f"{'bs ' + name[:8]:>11}" for name in metrics
-    )
-    print(header + f" {'gate s':>7} {'peak RSS':>9}")
+    phases = {"read": 7, "score_candidate": 7, "score_baseline": 7, "values": 8}  # column widths
+    print(f"{'eval rows':>10} {'read s':>7} {'cand s':>7} {'champ s':>7} {'values s':>8} ", end="")
+    print(" ".join(f"{'bs ' + name[:8]:>11}" for name in METRICS), f"{'gate s':>7} {'peak RSS':>9} {'load':>5}")
     for result in results:
         seconds, bootstrap = result["seconds"], result["bootstrap_seconds"]
-        scoring = seconds["read"] + seconds["score_candidate"] + seconds["score_baseline"]
-        line = f"{result['eval_rows']:>10,} {seconds['read']:7.2f} {seconds['score_candidate']:7.2f}"
-        line += f" {seconds['score_baseline']:7.2f} " + " ".join(f"{bootstrap[name]:11.3f}" for name in metrics)
-        print(line + f" {scoring + max(bootstrap.values()):7.1f} {result['peak_rss_mib']:>5} MiB")
-    print("gate s: read + both scores + the slowest bootstrap; bs: metric values + paired bootstrap")
+        cells = [f"{seconds[name]:{width}.2f}" for name, width in phases.items()]
+        cells += [f"{bootstrap[name]:11.3f}" for name in METRICS]
+        line = f"{result['eval_rows']:>10,} " + " ".join(cells)
+        total = sum(seconds[phase] for phase in phases) + max(bootstrap.values())
+        print(line + f" {total:7.1f} {result['peak_rss_mib']:>5} MiB {result['load_average']:5.1f}")
+    print("bs: the paired bootstrap of that metric; gate s: every phase and the slowest bootstrap;")
+    print("load: the 1-minute load average as the size finished (other work slows every phase)")
 
 
 def main() -> None:

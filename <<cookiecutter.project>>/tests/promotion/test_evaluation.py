@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from << cookiecutter.package >>.data import DataError, class_names, frame_sha256, read_table, split, to_dataset
+from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.promotion.evaluation import Stopwatch, score_eval_set
+from << cookiecutter.package >>.training.model import ModelBundle
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def _whole(data_params):
 def test_batches_score_as_the_whole_set_does(parquet_params, bundle, batch_rows):
     frame, classes, train, evaluation, eval_frame = _whole(parquet_params)
     champion = bundle  # any second model: the same network, its classes in another order
-    reordered = type(bundle)(bundle.preprocessor, bundle.network, bundle.classes[::-1], bundle.architecture)
+    reordered = ModelBundle(bundle.preprocessor, bundle.network, bundle.classes[::-1], bundle.architecture)
     stopwatch = Stopwatch()
     scored = score_eval_set(parquet_params, reordered, champion, stopwatch, batch_rows=batch_rows)
     assert (scored.classes, scored.rows_read, scored.eval_hash) == (classes, len(frame), frame_sha256(eval_frame))
@@ -55,3 +57,13 @@ def test_an_empty_evaluation_split_is_an_error(parquet_params, bundle):
     nothing_held_out = parquet_params.model_copy(update={"eval_fraction": 1e-9})
     with pytest.raises(DataError, match="eval rows"):
         score_eval_set(nothing_held_out, bundle, None, Stopwatch(), batch_rows=50)
+
+
+def test_a_champion_with_its_own_preprocessor_is_scored_through_it(parquet_params, bundle, features):
+    _, _, _, evaluation, _ = _whole(parquet_params)
+    refitted = Preprocessor.fit(features.head(100))  # other means and deviations than the candidate's
+    assert refitted != bundle.preprocessor
+    champion = ModelBundle(refitted, bundle.network, bundle.classes, bundle.architecture)
+    scored = score_eval_set(parquet_params, bundle, champion, Stopwatch(), batch_rows=50)
+    np.testing.assert_allclose(scored.baseline_proba, champion.predict_proba(evaluation.features), rtol=1e-6)
+    np.testing.assert_allclose(scored.candidate_proba, bundle.predict_proba(evaluation.features), rtol=1e-6)

@@ -65,6 +65,8 @@ def score_eval_set(
     digest, train_counts = TableDigest(), Counter()
     eval_labels, candidate_parts, champion_parts = [], [], []
     rows_read = 0
+    # Models trained on the same data have equal preprocessors: transform each batch once for both.
+    shared = champion is not None and champion.preprocessor == candidate.preprocessor
     parts = iter_table(params.path, batch_rows)
     while True:
         with stopwatch.phase("read"):
@@ -79,10 +81,12 @@ def score_eval_set(
             eval_labels.append(evaluation[params.target])
             features = features_of(evaluation, params)
         with stopwatch.phase("score_candidate"):
-            candidate_parts.append(candidate.predict_proba(features))
+            inputs = candidate.preprocessor.transform(features)
+            candidate_parts.append(candidate.proba_of(inputs))
         if champion is not None:
             with stopwatch.phase("score_baseline"):
-                champion_parts.append(champion.predict_proba(features))
+                own_inputs = inputs if shared else champion.preprocessor.transform(features)
+                champion_parts.append(champion.proba_of(own_inputs))
     check_split(sum(train_counts.values()), sum(len(labels) for labels in eval_labels))
 
     with stopwatch.phase("read"):

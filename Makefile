@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast lint docs-check clean
+.PHONY: help venv demo test test-fast lint docs-check pin-actions clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ lint: $(STAMP) ## ruff, actionlint and zizmor on the template repository itself
 
 docs-check: $(STAMP) ## fail on a Markdown link to a missing file or section, or text citing what is not in the repository
 	$(PYTHON) scripts/check_docs.py
+
+pin-actions: ## pin the reusable workflows' setup-project action to the commit that last changed it
+	python3 scripts/pin_setup_project.py
 
 clean: ## remove the virtual environment and build outputs
 	rm -rf $(VENV) build .pytest_cache

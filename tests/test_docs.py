@@ -38,13 +38,14 @@ def test_docs_check_passes():
 
 
 def test_architecture_tree_lists_exactly_the_package_modules():
-    listed, folder = set(), ""
+    listed, folders = set(), {}  # indentation -> the folder opened at that indentation
     for line in _code_block(_section("The generated package"))[1:]:
-        name = line.split()[0]
+        name, indent = line.split()[0], len(line) - len(line.lstrip())
+        folders = {depth: folder for depth, folder in folders.items() if depth < indent}
         if name.endswith("/"):
-            folder = name
+            folders[indent] = name
         else:
-            listed.add((folder if line.startswith("    ") else "") + name)
+            listed.add("".join(folders[depth] for depth in sorted(folders)) + name)
     modules = {path.relative_to(PACKAGE_TEMPLATE).as_posix() for path in PACKAGE_TEMPLATE.rglob("*.py")}
     assert listed == {module for module in modules if not module.endswith("__init__.py")}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -152,6 +153,29 @@ def test_test_environment_satisfies_the_generated_requirements(default_project: 
         if installed is None or not requirement.specifier.contains(installed.split("+")[0], prereleases=True):
             unmet.append(f"{line} (installed: {installed})")
     assert unmet == []
+
+
+_DIGEST_PINNED = re.compile(r"[\w./:-]+@sha256:[0-9a-f]{64}")
+
+
+def test_base_images_are_pinned_by_digest_where_dependabot_updates_them(rendered):
+    """Literal FROM lines (Dependabot cannot update an ARG default) and the ARC runner image."""
+    answers, project = rendered
+    dockerfile = (project / "Dockerfile").read_text()
+    images = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    literal = [image for image in images if not image.startswith("$")]
+    assert len(literal) == 2, images
+    assert all(_DIGEST_PINNED.fullmatch(image) for image in literal), literal
+    assert literal[0].startswith(f"python:{answers['python_version']}-slim-bookworm@")
+    values = yaml.safe_load((project / "deploy/arc/gpu-runner-scale-set.values.yaml").read_text())
+    assert _DIGEST_PINNED.fullmatch(values["template"]["spec"]["containers"][0]["image"])
+    docker = [update for update in _load_dependabot(project) if update["package-ecosystem"] == "docker"]
+    assert [sorted(update["directories"]) for update in docker] == [["/", "/deploy/arc"]]
+    assert all(update["cooldown"]["default-days"] >= 3 for update in docker)
+
+
+def _load_dependabot(project: Path) -> list[dict]:
+    return yaml.safe_load((project / ".github" / "dependabot.yml").read_text())["updates"]
 
 
 def test_gpu_runner_scale_set_values_match_the_runner_labels(rendered):

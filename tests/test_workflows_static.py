@@ -1,6 +1,6 @@
 """Static checks of every workflow: the template's reusable ones and those of each rendered project.
 
-Linters (actionlint, zizmor offline with the default persona, GitHub's JSON schemas via
+Linters (actionlint, zizmor offline with the auditor persona, GitHub's JSON schemas via
 check-jsonschema) plus the template's own rules that no linter checks: SHA pins with a
 version comment, `permissions: {}` at the top and write scopes only where needed, no
 `${{ }}` in `run:`, timeouts and step summaries on every job, Python versions as strings, and
@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pin_setup_project import stale_pins
 
 from support.act.harness import STANDINS_DIR, local_repositories, third_party_actions
 from support.commands import run
 from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR
 
 TEMPLATE_GITHUB = TEMPLATE_DIR / ".github"
+# The auditor persona reports everything, low-confidence findings included.
+ZIZMOR = ["zizmor", "--offline", "--no-progress", "--persona", "auditor"]
 TEMPLATE_WORKFLOWS = sorted((TEMPLATE_GITHUB / "workflows").glob("*.yml"))
 TEMPLATE_ACTIONS = sorted((TEMPLATE_GITHUB / "actions").glob("*/action.yml"))
 # The template repository's own workflows (its CI and its release); every other one is reusable.
@@ -97,7 +100,7 @@ def test_template_workflows_pass_actionlint():
 
 
 def test_template_workflows_pass_zizmor():
-    result = run(["zizmor", "--offline", "--no-progress", str(TEMPLATE_GITHUB)], cwd=TEMPLATE_DIR, check=False)
+    result = run([*ZIZMOR, str(TEMPLATE_GITHUB)], cwd=TEMPLATE_DIR, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings to report" in result.stdout + result.stderr
 
@@ -120,8 +123,9 @@ def test_rendered_workflows_pass_linters_and_schemas(rendered):
     assert {Path(path).name for path in workflows} >= {"ci.yml", "retrain.yml"}
     lint = run(["actionlint", "-config-file", str(github / "actionlint.yaml"), *workflows], cwd=project, check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    zizmor = run(["zizmor", "--offline", "--no-progress", str(github)], cwd=project, check=False)
+    zizmor = run([*ZIZMOR, str(github)], cwd=project, check=False)
     assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
+    assert "No findings to report" in zizmor.stdout + zizmor.stderr
     for schema, files in {
         "vendor.github-workflows": workflows,
         "vendor.dependabot": [str(github / "dependabot.yml")],
@@ -142,13 +146,17 @@ _USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
 
 
 def test_every_action_is_pinned_to_a_commit_sha(all_rendered):
-    """Third-party actions: a full 40-hex SHA plus `# vX.Y.Z`; this repository's: the answered repo and ref."""
+    """Third-party actions: a full 40-hex SHA plus `# vX.Y.Z`; this repository's workflows: the
+    answered repo and ref; its setup-project action: a full SHA (checked further below)."""
     for path, repo, ref in _all_workflow_files(all_rendered):
         for line in path.read_text().splitlines():
             match = _USES.match(line)
             if not match or match["ref"].startswith("./"):
                 continue
             uses = match["ref"]
+            if uses.startswith(f"{repo}/.github/actions/"):
+                assert re.search(r"@[0-9a-f]{40}$", uses), f"{path}: {uses} is not pinned to a commit SHA"
+                continue
             if uses.startswith(f"{repo}/"):
                 assert uses.endswith(f"@{ref}"), f"{path}: {uses} should use ref {ref}"
                 continue
@@ -171,16 +179,20 @@ def test_every_pinned_action_has_one_version_and_an_act_stand_in():
     local_repositories(Path("/nonexistent"))  # raises when a stand-in is missing
 
 
-def test_reusable_workflows_reference_this_repository_as_generated_projects_do():
-    """The composite action is loaded as WORKFLOWS_REPO/...@WORKFLOWS_REF: keep it equal to cookiecutter.json."""
+def test_reusable_workflows_load_setup_project_at_one_current_commit_sha():
+    """Not by tag: a project pinning the workflows to a SHA must not run whatever `v1` is now."""
     zizmor = _load(TEMPLATE_GITHUB / "zizmor.yml")
-    assert f"{DEFAULT_REPO}/*" in zizmor["rules"]["unpinned-uses"]["config"]["policies"]
+    assert zizmor["rules"]["unpinned-uses"]["config"]["policies"] == {"*": "hash-pin"}
+    loads = set()
     for path in REUSABLE.values():
         own = [
             m["ref"] for line in path.read_text().splitlines() if (m := _USES.match(line)) and "/actions/" in m["ref"]
         ]
         assert own, f"{path.name} does not use the setup-project action"
-        assert all(uses == f"{DEFAULT_REPO}/.github/actions/setup-project@{DEFAULT_REF}" for uses in own), own
+        loads |= set(own)
+    assert len(loads) == 1, loads
+    assert re.fullmatch(rf"{DEFAULT_REPO}/\.github/actions/setup-project@[0-9a-f]{{40}}", loads.pop())
+    assert stale_pins(TEMPLATE_DIR) == []
 
 
 def test_permissions_empty_at_top_and_writes_only_where_needed(all_rendered):

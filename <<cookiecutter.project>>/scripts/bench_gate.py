@@ -5,8 +5,8 @@ resampled, jittered, three extra columns) to Parquet with `data.eval_fraction` s
 the table holds about size / 0.9 rows, then runs the gate's own code in a fresh process: the
 streaming pass (`score_eval_set`: read by row groups, split, hash, score the candidate and
 the champion in batches) and the paired bootstrap of every metric with `gate:` settings. The
-two models are untrained networks of the shipped architecture (`model.hidden_sizes`):
-scoring costs the same whatever the weights. Not measured: the MLflow calls (connect, fetch
+two models are untrained networks of the configured kind and size (`model:`): scoring costs
+the same whatever the weights. Not measured: the MLflow calls (connect, fetch
 both bundles, tag the version), whose cost does not grow with the rows (`make bench` times
 the whole `gate` stage on the shipped data). Run from the project root (`make bench-gate`):
 
@@ -60,14 +60,14 @@ def write_table(params: Params, eval_rows: int, path: Path) -> int:
 
 
 def models(params: Params) -> tuple[ModelBundle, ModelBundle]:
-    """Candidate and champion: two differently seeded networks of the shipped architecture."""
+    """Candidate and champion: two differently seeded networks of the configured architecture."""
     sample = synthetic(read_table(params.data.path), 10_000)
     preprocessor = Preprocessor.fit(features_of(sample, params.data))
     classes = sorted(sample[params.data.target].astype(str).unique())
     bundles = []
     for seed in (1, 2):
         torch.manual_seed(seed)
-        bundles.append(build_bundle(preprocessor, classes, params.model.hidden_sizes, params.model.dropout))
+        bundles.append(build_bundle(preprocessor, classes, params.model))
     return bundles[0], bundles[1]
 
 

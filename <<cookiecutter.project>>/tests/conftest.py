@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from << cookiecutter.package >>.config import Params, load_params
+from << cookiecutter.package >>.config import ModelParams, Params, load_params
 from << cookiecutter.package >>.data import class_names, read_table, to_dataset
 from << cookiecutter.package >>.monitoring.prediction_log import PredictionLog
 from << cookiecutter.package >>.packaging.export import export_bundle
@@ -61,7 +61,8 @@ def features() -> pd.DataFrame:
 def bundle(features: pd.DataFrame) -> ModelBundle:
     """An untrained network behind a fitted preprocessor: enough to test everything but learning."""
     classes = ["Adelie", "Chinstrap", "Gentoo"]
-    return build_bundle(Preprocessor.fit(features), classes, [16, 8], 0.1)
+    settings = ModelParams(name="bundle", hidden_sizes=[16, 8], dropout=0.1)
+    return build_bundle(Preprocessor.fit(features), classes, settings)
 
 
 @pytest.fixture(scope="session")

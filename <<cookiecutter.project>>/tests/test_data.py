@@ -7,12 +7,15 @@ import pytest
 from << cookiecutter.package >>.data import (
     DataError,
     TableDigest,
+    TargetProblem,
     class_names,
     eval_mask,
     frame_sha256,
     iter_table,
     read_table,
     split,
+    split_problems,
+    target_problems,
     to_dataset,
 )
 
@@ -106,3 +109,58 @@ def test_an_unreadable_or_empty_parquet_file_is_named(params, tmp_path):
     read_table(params.data.path).head(0).to_parquet(empty)
     with pytest.raises(DataError, match="no data rows"):
         list(iter_table(empty, batch_rows=10))
+
+
+def _problems(frame: pd.DataFrame, params) -> list[TargetProblem]:
+    return target_problems(frame, params.data)
+
+
+def test_a_continuous_target_is_refused_naming_column_and_count(params):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"bmi": rng.normal(26, 4, 442), "progression": rng.normal(150, 77, 442).round(1)})
+    settings = params.data.model_copy(update={"target": "progression"})
+    (problem,) = target_problems(frame, settings)
+    distinct = frame["progression"].nunique()
+    assert problem.critical and "'progression'" in problem.message and f"{distinct} distinct" in problem.message
+    assert "regression" in problem.message
+    with pytest.raises(DataError, match="continuous quantity"):
+        class_names(frame, settings)
+
+
+def test_more_classes_than_max_classes_is_refused_and_the_setting_named(params):
+    frame = pd.DataFrame({"x": range(120), "code": [f"c{i % 60}" for i in range(120)]})
+    settings = params.data.model_copy(update={"target": "code", "max_classes": 50})
+    (problem,) = target_problems(frame, settings)
+    assert "60 distinct values" in problem.message and "data.max_classes (50)" in problem.message
+    assert target_problems(frame, settings.model_copy(update={"max_classes": 60})) == []
+
+
+def test_whole_number_class_codes_are_classes_not_a_quantity(params):
+    frame = pd.DataFrame({"x": range(100), "grade": [float(i % 5) for i in range(100)]})
+    assert target_problems(frame, params.data.model_copy(update={"target": "grade"})) == []
+
+
+def test_missing_labels_are_refused_naming_the_count(params):
+    frame = read_table(params.data.path)
+    frame.loc[[3, 5, 8], params.data.target] = None
+    (problem,) = _problems(frame, params)
+    assert problem.critical and "3 missing value(s)" in problem.message and repr(params.data.target) in problem.message
+
+
+def test_one_class_only_is_refused(params):
+    frame = read_table(params.data.path)
+    only = frame[frame[params.data.target] == "Adelie"]
+    assert "one class only" in _problems(only, params)[0].message
+
+
+def test_a_class_only_in_evaluation_is_refused_and_one_missing_from_it_is_a_warning(params):
+    frame = read_table(params.data.path)
+    train, evaluation = split(frame, params.data)
+    target = params.data.target
+    rare = evaluation.head(2).assign(**{target: "Emperor"})
+    (problem,) = split_problems(train, pd.concat([evaluation, rare]), params.data)
+    assert problem.critical and "['Emperor']" in problem.message and "2 row(s)" in problem.message
+    without_gentoo = evaluation[evaluation[target] != "Gentoo"]
+    (warning,) = split_problems(train, without_gentoo, params.data)
+    assert not warning.critical and "['Gentoo']" in warning.message
+    assert split_problems(train, evaluation, params.data) == []

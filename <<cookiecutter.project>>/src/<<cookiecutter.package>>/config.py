@@ -47,6 +47,7 @@ class DataParams(_Section):
     features: list[str] | None = None
     eval_fraction: Fraction = 0.2
     split_seed: int = 42
+    max_classes: int = Field(default=50, ge=2)  # more distinct target values: not a classification target
 
 
 class ValidationParams(_Section):
@@ -62,6 +63,7 @@ class ModelParams(_Section):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     candidates: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: str = Field(default="mlp", pattern=r"^[a-z0-9_]+$")  # a network of training/networks/catalog.py
     hidden_sizes: list[Annotated[int, Field(ge=1)]] = [64, 32]
     dropout: float = Field(default=0.1, ge=0, lt=1)
 

@@ -20,10 +20,20 @@ import pyarrow.parquet as pq
 from << cookiecutter.package >>.config import DataParams
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
+# A numeric target with more distinct fractional values than this is a measured quantity, not classes.
+CONTINUOUS_DISTINCT = 10
 
 
 class DataError(ValueError):
     """The data file cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class TargetProblem:
+    """Why the target cannot be learned as classes (critical), or a doubt about it (a warning)."""
+
+    message: str
+    critical: bool = True
 
 
 @dataclass(frozen=True)
@@ -191,5 +201,81 @@ def label_indices(target: pd.Series, params: DataParams, classes: list[str]) -> 
     return pd.Categorical(labels, categories=classes).codes.astype(np.int64)
 
 
+def _examples(values: pd.Series) -> str:
+    return ", ".join(repr(value) for value in values.drop_duplicates().head(3).tolist())
+
+
+def target_problems(frame: pd.DataFrame, params: DataParams) -> list[TargetProblem]:
+    """What stops the target column from being learned as classes, before any training: missing
+    labels, a continuous quantity, too many classes, a single class. Each names the column."""
+    target = params.target
+    if target not in frame.columns:
+        return [TargetProblem(f"target column {target!r} is not in the data (columns: {', '.join(frame.columns)})")]
+    values = frame[target]
+    missing = int(values.isna().sum())
+    if missing:
+        return [
+            TargetProblem(
+                f"target column {target!r} has {missing} missing value(s) in {len(values)} rows: a row without "
+                "a label can be neither learned nor scored; drop or fill those rows"
+            )
+        ]
+    distinct = int(values.nunique())
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric and distinct > CONTINUOUS_DISTINCT and bool((values % 1 != 0).any()):
+        return [
+            TargetProblem(
+                f"target column {target!r} holds {distinct} distinct numbers ({_examples(values)}, ...): a "
+                "continuous quantity, not a set of classes, which a classification model cannot learn; "
+                "predict it with a regression model, or point data.target at a column of classes"
+            )
+        ]
+    if distinct > params.max_classes:
+        return [
+            TargetProblem(
+                f"target column {target!r} has {distinct} distinct values, more classes than data.max_classes "
+                f"({params.max_classes}): if they are classes, raise data.max_classes in params.yaml; if the "
+                "column is a quantity, it needs a regression model"
+            )
+        ]
+    if distinct < 2:
+        return [TargetProblem(f"target column {target!r} has one class only ({_examples(values)}): nothing to learn")]
+    return []
+
+
+def split_problems(train: pd.DataFrame, evaluation: pd.DataFrame, params: DataParams) -> list[TargetProblem]:
+    """Classes the frozen split leaves on one side: one only in evaluation can never be learned
+    (critical); one absent from evaluation is never measured by the gate (a warning)."""
+    target = params.target
+    train_classes, eval_classes = set(train[target].astype(str)), set(evaluation[target].astype(str))
+    problems = []
+    if only_eval := sorted(eval_classes - train_classes):
+        rows = int(evaluation[target].astype(str).isin(only_eval).sum())
+        problems.append(
+            TargetProblem(
+                f"class(es) {only_eval} of target column {target!r} fall only in the evaluation split ({rows} "
+                "row(s)): the model never sees them in training; add rows of those classes, or remove them"
+            )
+        )
+    if unmeasured := sorted(train_classes - eval_classes):
+        problems.append(
+            TargetProblem(
+                f"class(es) {unmeasured} of target column {target!r} have no row in the evaluation split, so the "
+                "gate never measures them; add rows of those classes",
+                critical=False,
+            )
+        )
+    return problems
+
+
+def raise_critical(problems: list[TargetProblem]) -> None:
+    """Stop on the first critical problem: the pipeline must not train or score on this target."""
+    for problem in problems:
+        if problem.critical:
+            raise DataError(problem.message)
+
+
 def class_names(frame: pd.DataFrame, params: DataParams) -> list[str]:
+    """The classes of the target column, once it is known to be a learnable set of classes."""
+    raise_critical(target_problems(frame, params))
     return sorted(frame[params.target].astype(str).unique())

@@ -1,11 +1,20 @@
 """The parts of the image builder that need no container engine."""
 
 import json
+import re
 
 import pytest
 
-from << cookiecutter.package >>.packaging.image import ImageError, detect_engine, image_tag, parse_size, public_url
+from << cookiecutter.package >>.packaging.image import (
+    ImageError,
+    detect_engine,
+    image_tag,
+    parse_size,
+    pinned_python_base,
+    public_url,
+)
 from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR
+from tests.helpers import PROJECT_ROOT
 
 
 def test_image_engine_choice_and_size_parsing():
@@ -42,3 +51,13 @@ def test_one_model_keeps_one_tag_before_and_after_promotion(tmp_path, metadata, 
 )
 def test_the_source_label_never_carries_credentials(remote, label):
     assert public_url(remote) == label
+
+
+def test_the_image_is_built_on_the_digest_pinned_python_base(tmp_path):
+    """`make image` passes the python-base stage's reference, so the base label names the digest."""
+    reference = pinned_python_base(PROJECT_ROOT / "Dockerfile")
+    assert re.fullmatch(r"python:3\.1\d-slim-bookworm@sha256:[0-9a-f]{64}", reference)
+    unpinned = tmp_path / "Dockerfile"
+    unpinned.write_text("FROM python:3.12-slim-bookworm AS python-base\n")
+    with pytest.raises(ImageError, match="pin the base by digest"):
+        pinned_python_base(unpinned)

@@ -3,7 +3,9 @@
 import time
 from contextlib import ExitStack
 
-from << cookiecutter.package >>.promotion.lock import LOCK_SUFFIX, LockTimeout, alias_lock
+import pytest
+
+from << cookiecutter.package >>.promotion.lock import LOCK_SUFFIX, LockTimeout, _claim_name, alias_lock
 from << cookiecutter.package >>.tracking import connect
 
 
@@ -57,3 +59,26 @@ def test_two_waiters_breaking_one_stale_lock_never_both_hold_it(params, tmp_path
         second = client.get_registered_model(lock_name).description
         assert holders == [] or holders == [second], "both waiters hold the lock: the fresh lock was deleted"
         assert second != "held by a killed promotion"
+
+
+def test_a_lock_stuck_by_a_killed_claimant_names_what_to_delete(params, tmp_path):
+    mlflow = params.mlflow.model_copy(update={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    client = connect(params.model_copy(update={"mlflow": mlflow}))
+    model, lock_name = params.model.name, f"{params.model.name}{LOCK_SUFFIX}"
+    dead_holder = "held by a killed promotion"
+    client.create_registered_model(lock_name, description=dead_holder)
+    with pytest.raises(LockTimeout, match="held by another promotion"):
+        with alias_lock(client, model, timeout=0.3, stale_after=30):
+            pass
+    # a waiter claimed that holding to break it as stale, and was killed before it could
+    claim = client.create_registered_model(_claim_name(lock_name, dead_holder)).name
+    time.sleep(0.6)
+    with pytest.raises(LockTimeout) as stuck:
+        with alias_lock(client, model, timeout=0.5, stale_after=0.5):
+            pass
+    assert "stuck" in str(stuck.value) and claim in str(stuck.value)
+    assert client.get_registered_model(lock_name).description == dead_holder, "a stuck lock is never broken"
+    client.delete_registered_model(claim)  # the fix the message names
+    client.delete_registered_model(lock_name)
+    with alias_lock(client, model, timeout=1.0):
+        assert client.get_registered_model(lock_name).description != dead_holder

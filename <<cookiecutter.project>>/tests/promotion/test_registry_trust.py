@@ -14,9 +14,16 @@ import pytest
 from << cookiecutter.package >>.digest import DIGEST_TAG, bundle_digest
 from << cookiecutter.package >>.packaging.export import export_model
 from << cookiecutter.package >>.paths import REGISTERED_BUNDLE
+from << cookiecutter.package >>.promotion import promote as promote_module
 from << cookiecutter.package >>.promotion.gate import run_gate
 from << cookiecutter.package >>.promotion.promote import PromotionRefused, promote
-from << cookiecutter.package >>.promotion.registry import CHAMPION, DigestMismatch, alias_version, download_bundle
+from << cookiecutter.package >>.promotion.registry import (
+    CHAMPION,
+    DigestMismatch,
+    RegistryError,
+    alias_version,
+    download_bundle,
+)
 from << cookiecutter.package >>.tracking import connect
 from << cookiecutter.package >>.training.model import ARCHITECTURE_FILE, WEIGHTS_FILE
 from << cookiecutter.package >>.training.train import train
@@ -65,6 +72,29 @@ def test_a_candidate_changed_after_the_gate_is_not_promoted(quick, reports, gate
     assert alias_version(client, quick.model.name, CHAMPION) is None, "nothing may move"
     assert client.search_model_versions(f"name='{quick.model.name}'") == []
     assert not reports.promotion.exists()
+
+
+class _RogueWriter:
+    """A client beside which another writer, outside the promotion lock, removes the champion
+    alias right after promotion sets it."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def set_registered_model_alias(self, name, alias, version):
+        self._client.set_registered_model_alias(name, alias, version)
+        if alias == CHAMPION:
+            self._client.delete_registered_model_alias(name, CHAMPION)
+
+
+def test_promotion_reads_the_aliases_back_and_fails_when_another_writer_moved_them(quick, reports, gated, monkeypatch):
+    monkeypatch.setattr(promote_module, "connect", lambda params: _RogueWriter(connect(params)))
+    with pytest.raises(RegistryError, match="another writer moved them"):
+        promote(quick, reports)
+    assert not reports.promotion.exists(), "no promotion record for a champion that is not in place"
 
 
 def test_a_gated_digest_that_no_longer_matches_names_both(quick, reports, gated):

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.training.train import TrainingError, train
 from << cookiecutter.package >>.validation.report import run_validation, validation_passed_for
-from << cookiecutter.package >>.validation.suite import suite_path
+from << cookiecutter.package >>.validation.suite import build_suite, suite_path
 
 
 def _report(directory: Path) -> dict:
@@ -126,7 +127,7 @@ def test_failure_record_has_examples_and_counts(project: Path, params, shipped: 
 
 def test_row_count_outside_band_is_only_a_warning(project: Path, params, shipped: pd.DataFrame, tmp_path: Path) -> None:
     path = tmp_path / "few.csv"
-    shipped.head(60).to_csv(path, index=False)
+    shipped.groupby(params.data.target).head(20).to_csv(path, index=False)  # 60 rows, every class
 
     assert run_validation(params, Reports(tmp_path), path)
 
@@ -169,3 +170,30 @@ def test_train_stage_check_follows_the_data(project: Path, params, shipped: pd.D
     assert not run_validation(params, reports, bad)
     passed, why = validation_passed_for(bad, params.validation.suite, reports)
     assert not passed and "failed validation" in why
+
+
+def test_a_continuous_target_stops_at_validate_and_train_naming_the_column(
+    project: Path, params, tmp_path: Path
+) -> None:
+    """A new user's first try: another CSV whose target is a measurement, then `make expectations
+    validate train`. Validation fails naming the column, and training refuses the data."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"age": rng.normal(48, 13, 442), "bmi": rng.normal(26, 4, 442)})
+    frame["progression"] = (frame["bmi"] * 5 + rng.normal(0, 20, 442)).round(1)
+    path = tmp_path / "diabetes.csv"
+    frame.to_csv(path, index=False)
+    diabetes = params.model_copy(
+        update={
+            "data": params.data.model_copy(update={"path": path, "target": "progression"}),
+            "validation": params.validation.model_copy(update={"suite": "diabetes"}),
+        }
+    )
+    build_suite(diabetes)
+    reports = Reports(tmp_path / "reports")
+
+    assert not run_validation(diabetes, reports)
+    (failure,) = _report(tmp_path / "reports")["failures"]
+    distinct = frame["progression"].nunique()
+    assert failure["column"] == "progression" and f"{distinct} distinct numbers" in failure["message"]
+    with pytest.raises(TrainingError, match="failed validation"):
+        train(diabetes, reports)

@@ -5,9 +5,10 @@ In short:
 
 - every runner label is mapped to act's host mode (`-P LABEL=-self-hosted`), so every job
   runs on this machine, in a fresh copy of the project made by act;
-- the reusable workflows are mapped in with `--local-repository OWNER/REPO@REF=DIR`, DIR
-  being a snapshot of this template repository's `.github/` (act tars the whole mapped
-  directory for each composite action, so the snapshot keeps out .venv and build outputs);
+- the reusable workflows (at the caller's ref) and their setup-project action (at its pinned
+  SHA) are mapped in with `--local-repository OWNER/REPO@REF=DIR`, DIR being a snapshot of
+  this template repository's `.github/` (act tars the whole mapped directory for each
+  composite action, so the snapshot keeps out .venv and build outputs);
 - each third-party action (pinned by SHA in those workflows) is mapped the same way to a
   stand-in under actions/OWNER/REPO here, which records its call in ACT_STANDIN_DIR;
 - the jobs reuse the test session's interpreter through PROJECT_PYTHON (see the
@@ -69,6 +70,15 @@ def third_party_actions() -> dict[str, str]:
     return pins
 
 
+def own_action_pins() -> set[str]:
+    """The commit SHAs at which the template's workflows load this repository's own actions."""
+    return {
+        match["sha"]
+        for uses in uses_references(template_action_files())
+        if uses.startswith(f"{WORKFLOWS_REPO}/") and (match := _PINNED.fullmatch(uses))
+    }
+
+
 def snapshot_template(destination: Path) -> Path:
     """Copy the template's `.github/` (all that act reads from the workflows repo) to a clean directory."""
     shutil.copytree(TEMPLATE_DIR / ".github", destination / ".github")
@@ -77,7 +87,10 @@ def snapshot_template(destination: Path) -> Path:
 
 def local_repositories(template_snapshot: Path) -> list[str]:
     """`--local-repository` arguments: the workflows repo and a stand-in per third-party action."""
-    args = ["--local-repository", f"{WORKFLOWS_REPO}@{WORKFLOWS_REF}={template_snapshot}"]
+    # The caller's ref loads the reusable workflows; their own pins load setup-project. The
+    # snapshot is this checkout, which template CI keeps equal to the pinned commit's action.
+    refs = [WORKFLOWS_REF, *sorted(own_action_pins())]
+    args = [arg for ref in refs for arg in ("--local-repository", f"{WORKFLOWS_REPO}@{ref}={template_snapshot}")]
     for repo, sha in sorted(third_party_actions().items()):
         if repo in ACT_HANDLES:
             continue

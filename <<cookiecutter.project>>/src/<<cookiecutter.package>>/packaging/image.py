@@ -24,8 +24,20 @@ CONTAINER_PORT = 8080
 UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}  # buildah prints decimal units
 
 
+# The Dockerfile's digest-pinned Python base, on the literal FROM line Dependabot updates.
+_PYTHON_BASE = re.compile(r"^FROM\s+(\S+@sha256:[0-9a-f]{64})\s+AS\s+python-base\s*$", re.MULTILINE)
+
+
 class ImageError(RuntimeError):
     """No usable container engine, or the engine failed."""
+
+
+def pinned_python_base(dockerfile: Path) -> str:
+    """The `python-base` stage's image reference, passed as PYTHON_IMAGE so the base label names it."""
+    match = _PYTHON_BASE.search(dockerfile.read_text())
+    if match is None:
+        raise ImageError(f"{dockerfile} has no `FROM IMAGE@sha256:DIGEST AS python-base` line: pin the base by digest")
+    return match[1]
 
 
 def _docker_running() -> bool:
@@ -91,7 +103,7 @@ def build_image(
         "MODEL_DIGEST": metadata.get("model_digest", "unknown"),
         "GIT_SHA": revision,
         "SOURCE_URL": public_url(source_url),
-        **({"PYTHON_IMAGE": base_image} if base_image else {}),
+        "PYTHON_IMAGE": base_image or pinned_python_base(context / "Dockerfile"),
     }
     # buildah writes OCI images by default, which drop HEALTHCHECK; the docker format keeps it
     command = ["docker", "build"] if engine == "docker" else ["buildah", "bud", "--format", "docker", "--layers"]

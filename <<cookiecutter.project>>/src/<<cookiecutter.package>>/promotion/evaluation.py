@@ -9,7 +9,7 @@ seconds each phase took are kept, so the gate report shows what a large evaluati
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 
 from << cookiecutter.package >>.config import DataParams
-from << cookiecutter.package >>.data import TableDigest, check_split, eval_mask, features_of, iter_table, label_indices
+from << cookiecutter.package >>.data import (
+    TableDigest,
+    check_split,
+    class_names,
+    eval_mask,
+    features_of,
+    iter_table,
+    label_indices,
+)
 
 if TYPE_CHECKING:
     from << cookiecutter.package >>.training.model import ModelBundle
@@ -62,9 +70,8 @@ def score_eval_set(
     batch_rows: int = BATCH_ROWS,
 ) -> Scored:
     """Score the candidate and the champion (or, without one, the naive class-prior baseline)."""
-    digest, train_counts = TableDigest(), Counter()
-    eval_labels, candidate_parts, champion_parts = [], [], []
-    rows_read = 0
+    digest = TableDigest()
+    targets, masks, candidate_parts, champion_parts = [], [], [], []
     # Models trained on the same data have equal preprocessors: transform each batch once for both.
     shared = champion is not None and champion.preprocessor == candidate.preprocessor
     parts = iter_table(params.path, batch_rows)
@@ -73,12 +80,11 @@ def score_eval_set(
             part = next(parts, None)
             if part is None:
                 break
-            rows_read += len(part)
             mask = eval_mask(part, params.eval_fraction, params.split_seed)
             evaluation = part[mask]
             digest.update(evaluation)
-            train_counts.update(part.loc[~mask, params.target].astype(str).value_counts(dropna=False).to_dict())
-            eval_labels.append(evaluation[params.target])
+            targets.append(part[params.target])
+            masks.append(mask)
             features = features_of(evaluation, params)
         with stopwatch.phase("score_candidate"):
             inputs = candidate.preprocessor.transform(features)
@@ -87,11 +93,11 @@ def score_eval_set(
             with stopwatch.phase("score_baseline"):
                 own_inputs = inputs if shared else champion.preprocessor.transform(features)
                 champion_parts.append(champion.proba_of(own_inputs))
-    check_split(sum(train_counts.values()), sum(len(labels) for labels in eval_labels))
 
     with stopwatch.phase("read"):
-        target = pd.concat(eval_labels, ignore_index=True)
-        classes = sorted(set(train_counts) | set(target.astype(str).unique()))
+        target, mask = pd.concat(targets, ignore_index=True), np.concatenate(masks)
+        classes = class_names(target.to_frame(), params)  # the whole table's labels, as training saw them
+        check_split(int((~mask).sum()), int(mask.sum()))
         labels = label_indices(target, params, classes)
     with stopwatch.phase("score_candidate"):
         candidate_proba = _aligned(np.concatenate(candidate_parts), candidate.classes, classes)
@@ -99,14 +105,14 @@ def score_eval_set(
         if champion is not None:
             baseline_proba = _aligned(np.concatenate(champion_parts), champion.classes, classes)
         else:
-            baseline_proba = _naive_proba(train_counts, classes, len(labels))
-    return Scored(labels, classes, candidate_proba, baseline_proba, digest.hexdigest(), rows_read)
+            baseline_proba = _naive_proba(labels[~mask], len(classes), int(mask.sum()))
+    return Scored(labels[mask], classes, candidate_proba, baseline_proba, digest.hexdigest(), len(mask))
 
 
-def _naive_proba(train_counts: Counter, classes: list[str], n_rows: int) -> np.ndarray:
+def _naive_proba(train_labels: np.ndarray, n_classes: int, n_rows: int) -> np.ndarray:
     """Class priors of the training split: majority-class predictions, calibrated probabilities."""
-    counts = np.array([train_counts[label] for label in classes], dtype=np.float64)
-    return np.tile(counts / counts.sum(), (n_rows, 1))
+    priors = np.bincount(train_labels, minlength=n_classes) / len(train_labels)
+    return np.tile(priors, (n_rows, 1))
 
 
 def _aligned(proba: np.ndarray, model_classes: list[str], classes: list[str]) -> np.ndarray:

@@ -51,6 +51,34 @@ def _lock_holder(client: MlflowClient, lock_name: str) -> tuple[str, float] | No
     return lock.description or "", lock.creation_timestamp / 1000
 
 
+def _claim_name(lock_name: str, token: str) -> str:
+    return f"{lock_name}.claim-{hashlib.sha256(token.encode()).hexdigest()[:32]}"
+
+
+def _timeout_reason(client: MlflowClient, lock_name: str, holder: tuple[str, float] | None, age: float) -> str:
+    """Why the lock could not be taken, and, when a killed process left it stuck, the fix.
+
+    A claim lives for milliseconds; one found on a stale holding was left by a process killed
+    while ending it. It is never broken automatically (that would let two processes end one
+    holding), so the message names what to delete once no promotion of the model is running.
+    """
+    reason = f"{lock_name!r} is held by another promotion (age {age:.0f}s); retry later"
+    if holder is None:
+        return reason
+    claim = _claim_name(lock_name, holder[0])
+    try:
+        client.get_registered_model(claim)
+    except MlflowException as error:
+        if is_absent(error):
+            return reason
+        raise
+    return (
+        f"{lock_name!r} (age {age:.0f}s) is stuck: a process was killed while ending it and left its "
+        f"claim {claim!r}; when no promotion of this model is running, delete the registered models "
+        f"{claim!r} and {lock_name!r}, then retry"
+    )
+
+
 def _delete_if_held_by(client: MlflowClient, lock_name: str, token: str) -> bool:
     """Delete the lock only while `token` holds it; return whether it was deleted.
 
@@ -60,7 +88,7 @@ def _delete_if_held_by(client: MlflowClient, lock_name: str, token: str) -> bool
     holder under the claim, and nobody else can delete that holding meanwhile, so a newer
     holder's lock is never deleted. A claim already taken means that holding is being ended.
     """
-    claim = f"{lock_name}.claim-{hashlib.sha256(token.encode()).hexdigest()[:32]}"
+    claim = _claim_name(lock_name, token)
     try:
         client.create_registered_model(claim)
     except MlflowException as error:
@@ -111,7 +139,7 @@ def alias_lock(
         if holder and age > stale_after and _delete_if_held_by(client, lock_name, holder[0]):
             continue  # that stale holding only was deleted, never a newer one: take the lock now
         if time.monotonic() > deadline:
-            raise LockTimeout(f"{lock_name!r} is held by another promotion (age {age:.0f}s); retry later")
+            raise LockTimeout(_timeout_reason(client, lock_name, holder, age))
         time.sleep(0.2 + random.random() * 0.3)  # noqa: S311 - jitter, not cryptography
     try:
         yield

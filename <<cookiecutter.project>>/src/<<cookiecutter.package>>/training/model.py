@@ -1,5 +1,6 @@
 """The tabular model: the JSON-serialisable preprocessor (`preprocessing.py`) in front of a
-small torch MLP, saved and loaded together so that every consumer predicts the same way.
+network of the catalog (`networks/`), saved and loaded together so that every consumer predicts
+the same way.
 
 A saved bundle is data only (weights, architecture JSON, preprocessor JSON): the gate and the
 export load it with this checkout's code, never with code stored beside it in the registry.
@@ -14,29 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
+from << cookiecutter.package >>.config import ModelParams
 from << cookiecutter.package >>.paths import PREPROCESSOR_FILE
 from << cookiecutter.package >>.preprocessing import Preprocessor
+from << cookiecutter.package >>.training.networks.catalog import network_class
+from << cookiecutter.package >>.training.networks.contract import TabularNetwork
 
 WEIGHTS_FILE, ARCHITECTURE_FILE = "weights.pt", "model.json"
-
-
-class TabularMLP(nn.Module):
-    """Feed-forward classifier returning logits."""
-
-    def __init__(self, in_features: int, hidden_sizes: list[int], n_classes: int, dropout: float) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = in_features
-        for hidden in hidden_sizes:
-            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
-            width = hidden
-        layers.append(nn.Linear(width, n_classes))
-        self.layers = nn.Sequential(*layers)
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.layers(inputs)
 
 
 @dataclass(frozen=True)
@@ -44,7 +30,7 @@ class ModelBundle:
     """Everything needed to predict: preprocessing, architecture, weights and class names."""
 
     preprocessor: Preprocessor
-    network: TabularMLP
+    network: TabularNetwork
     classes: list[str]
     architecture: dict
 
@@ -73,18 +59,18 @@ class ModelBundle:
         preprocessor = Preprocessor.from_json((directory / PREPROCESSOR_FILE).read_text())
         spec = json.loads((directory / ARCHITECTURE_FILE).read_text())
         classes = spec.pop("classes")
-        network = TabularMLP(**spec)
+        kind = spec.pop("kind", "mlp")  # bundles saved before the catalog existed are MLPs
+        network = network_class(kind)(**spec)
         network.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
-        return cls(preprocessor, network.eval(), classes, spec)
+        return cls(preprocessor, network.eval(), classes, {"kind": kind, **spec})
 
 
-def build_bundle(
-    preprocessor: Preprocessor, classes: list[str], hidden_sizes: list[int], dropout: float
-) -> ModelBundle:
-    architecture = {
+def build_bundle(preprocessor: Preprocessor, classes: list[str], settings: ModelParams) -> ModelBundle:
+    """A fresh (untrained) bundle with the network `settings.kind` names."""
+    network = network_class(settings.kind)
+    arguments = {
         "in_features": preprocessor.width,
-        "hidden_sizes": list(hidden_sizes),
         "n_classes": len(classes),
-        "dropout": dropout,
+        **{name: getattr(settings, name) for name in network.SETTINGS},
     }
-    return ModelBundle(preprocessor, TabularMLP(**architecture), classes, architecture)
+    return ModelBundle(preprocessor, network(**arguments), classes, {"kind": settings.kind, **arguments})

@@ -24,7 +24,17 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from << cookiecutter.package >>.config import Params
-from << cookiecutter.package >>.data import Dataset, class_names, file_sha256, frame_sha256, read_table, split, to_dataset
+from << cookiecutter.package >>.data import (
+    Dataset,
+    class_names,
+    file_sha256,
+    frame_sha256,
+    raise_critical,
+    read_table,
+    split,
+    split_problems,
+    to_dataset,
+)
 from << cookiecutter.package >>.digest import DIGEST_TAG
 from << cookiecutter.package >>.metrics import score_all
 from << cookiecutter.package >>.paths import Reports
@@ -38,6 +48,7 @@ from << cookiecutter.package >>.training.checkpoint import (
     save_checkpoint,
 )
 from << cookiecutter.package >>.training.model import ModelBundle, build_bundle
+from << cookiecutter.package >>.training.networks.catalog import network_class
 from << cookiecutter.package >>.training.registration import log_bundle
 from << cookiecutter.package >>.validation.report import validation_passed_for
 
@@ -160,6 +171,7 @@ def _run_tags(params: Params, eval_hash: str, training: Dataset, evaluation: Dat
 
 def train(params: Params, reports: Reports, resume: bool = False) -> TrainResult | None:
     """Train and register a candidate; returns its report on the main process, None on the others."""
+    network_class(params.model.kind)  # an unknown network stops here, before any data is read
     validated, reason = validation_passed_for(params.data.path, params.validation.suite, reports)
     if not validated:
         raise TrainingError(reason)
@@ -179,6 +191,7 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
     frame = read_table(params.data.path)
     classes = class_names(frame, params.data)
     train_frame, eval_frame = split(frame, params.data)
+    raise_critical(split_problems(train_frame, eval_frame, params.data))
     training, evaluation = to_dataset(train_frame, params.data, classes), to_dataset(eval_frame, params.data, classes)
     eval_hash = frame_sha256(eval_frame)
     state = _load_resume_state(params, resume, eval_hash)
@@ -186,7 +199,7 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
     seed_everything(params.train.seed)
     device = distributed.device_for(processes)
     preprocessor = Preprocessor.from_json(state["preprocessor"]) if state else Preprocessor.fit(training.features)
-    bundle = build_bundle(preprocessor, classes, params.model.hidden_sizes, params.model.dropout)
+    bundle = build_bundle(preprocessor, classes, params.model)
     bundle.network.to(device)
     network = DistributedDataParallel(bundle.network) if processes.is_distributed else bundle.network
     optimizer = torch.optim.AdamW(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from << cookiecutter.package >>.config import Params
-from << cookiecutter.package >>.data import DataError, file_sha256, read_table
+from << cookiecutter.package >>.data import DataError, file_sha256, read_table, split, split_problems, target_problems
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.validation.checks import DATA_DOCS_INDEX, check_frame, problem
 from << cookiecutter.package >>.validation.suite import suite_path
@@ -35,6 +37,15 @@ def _finish(report: dict, reports: Reports) -> bool:
     where = f"; Data Docs: {report['data_docs']}" if report["data_docs"] else ""
     print(f"report: {reports.validation}{where}")
     return report["success"]
+
+
+def _target_checks(frame: pd.DataFrame, params: Params) -> list[dict]:
+    """The target as something a classifier can learn, checked here so bad data stops before training."""
+    found = target_problems(frame, params.data)
+    if not found:
+        train, evaluation = split(frame, params.data)
+        found = split_problems(train, evaluation, params.data)
+    return [problem("learnable_target", params.data.target, found.message, found.critical) for found in found]
 
 
 def run_validation(params: Params, reports: Reports, data_path: Path | None = None) -> bool:
@@ -62,7 +73,7 @@ def run_validation(params: Params, reports: Reports, data_path: Path | None = No
         report["data_hash"] = file_sha256(path) if path.is_file() else None
         report["failures"].append(problem("readable_file", None, str(error)))
         return _finish(report, reports)
-    problems = check_frame(frame, suite, params.data.target)
+    problems = check_frame(frame, suite, params.data.target) + _target_checks(frame, params)
     report.update(
         data_hash=file_sha256(path),
         suite_hash=file_sha256(suite_path(suite)),

@@ -1,12 +1,17 @@
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from << cookiecutter.package >>.data import (
     DataError,
+    TableDigest,
     TargetProblem,
     class_names,
+    eval_mask,
     frame_sha256,
+    iter_table,
     read_table,
     split,
     split_problems,
@@ -40,6 +45,9 @@ def test_content_hash_tracks_values(params):
     changed.loc[0, "bill_length_mm"] += 0.1
     assert frame_sha256(frame) == frame_sha256(frame.copy())
     assert frame_sha256(frame) != frame_sha256(changed)
+    assert frame_sha256(frame) != frame_sha256(frame.iloc[::-1])  # row order
+    assert frame_sha256(frame) != frame_sha256(frame.rename(columns={"sex": "gender"}))
+    assert frame_sha256(frame) != frame_sha256(frame.head(-1))
 
 
 def test_unknown_label_is_an_error_not_a_guess(params):
@@ -54,6 +62,53 @@ def test_integer_features_become_float(params):
     frame = read_table(params.data.path)
     features = to_dataset(frame, params.data, class_names(frame, params.data)).features
     assert not list(features.select_dtypes("integer").columns)
+
+
+def _parquet_with_a_null_in_one_row_group(path, frame):
+    """Row groups of 100 rows; `year` (integer) and `tagged` (boolean) hold one null, in the last group only."""
+    year = pa.array([None if row == len(frame) - 1 else 2008 for row in range(len(frame))], pa.int64())
+    tagged = pa.array([None if row == len(frame) - 1 else row % 2 == 0 for row in range(len(frame))], pa.bool_())
+    table = (
+        pa.Table.from_pandas(frame, preserve_index=False).append_column("year", year).append_column("tagged", tagged)
+    )
+    pq.write_table(table, path, row_group_size=100)
+    return path
+
+
+def test_parquet_parts_are_the_whole_table_in_pieces(params, tmp_path):
+    frame = read_table(params.data.path)
+    path = _parquet_with_a_null_in_one_row_group(tmp_path / "data.parquet", frame)
+    whole = read_table(path)
+    parts = list(iter_table(path, batch_rows=64))
+    assert len(parts) > 2
+    assert (whole["year"].dtype, whole["tagged"].dtype) == ("float64", "object")  # as pandas converts a null
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)  # dtypes included
+    # so the split and the content hash of the parts are those of the whole table
+    masks = [eval_mask(part, params.data.eval_fraction, params.data.split_seed) for part in parts]
+    np.testing.assert_array_equal(
+        np.concatenate(masks), eval_mask(whole, params.data.eval_fraction, params.data.split_seed)
+    )
+    digest = TableDigest()
+    for part in parts:
+        digest.update(part)
+    assert digest.hexdigest() == frame_sha256(whole)
+
+
+def test_a_csv_file_is_one_part(params):
+    parts = list(iter_table(params.data.path, batch_rows=10))
+    assert len(parts) == 1
+    pd.testing.assert_frame_equal(parts[0], read_table(params.data.path))
+
+
+def test_an_unreadable_or_empty_parquet_file_is_named(params, tmp_path):
+    broken = tmp_path / "broken.parquet"
+    broken.write_text("not parquet")
+    with pytest.raises(DataError, match="broken.parquet cannot be read as parquet"):
+        list(iter_table(broken, batch_rows=10))
+    empty = tmp_path / "empty.parquet"
+    read_table(params.data.path).head(0).to_parquet(empty)
+    with pytest.raises(DataError, match="no data rows"):
+        list(iter_table(empty, batch_rows=10))
 
 
 def _problems(frame: pd.DataFrame, params) -> list[TargetProblem]:

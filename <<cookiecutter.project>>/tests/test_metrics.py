@@ -1,18 +1,38 @@
 import numpy as np
 import pytest
 
-from << cookiecutter.package >>.metrics import METRICS, accuracy, balanced_accuracy, f1_macro, log_loss
+from << cookiecutter.package >>.metrics import METRICS, confusion
 
 LABELS = np.array([0, 0, 0, 1, 2])
 PROBA = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.6, 0.4, 0.0], [0.1, 0.9, 0.0], [0.0, 0.5, 0.5]])
 
 
+def _score(name: str, labels: np.ndarray = LABELS, proba: np.ndarray = PROBA) -> float:
+    return METRICS[name].compute(labels, proba)
+
+
 def test_hand_computed_values():
-    assert accuracy(LABELS, PROBA) == pytest.approx(3 / 5)
-    assert balanced_accuracy(LABELS, PROBA) == pytest.approx((2 / 3 + 1 + 0) / 3)
+    assert _score("accuracy") == pytest.approx(3 / 5)
+    assert _score("balanced_accuracy") == pytest.approx((2 / 3 + 1 + 0) / 3)
     # class 0: tp 2, predicted 2, true 3 -> 0.8; class 1: tp 1, predicted 3, true 1 -> 0.5; class 2: 0
-    assert f1_macro(LABELS, PROBA) == pytest.approx((0.8 + 0.5 + 0.0) / 3)
-    assert log_loss(LABELS, PROBA) == pytest.approx(-np.mean(np.log([0.9, 0.2, 0.6, 0.9, 0.5])))
+    assert _score("f1_macro") == pytest.approx((0.8 + 0.5 + 0.0) / 3)
+    assert _score("log_loss") == pytest.approx(-np.mean(np.log([0.9, 0.2, 0.6, 0.9, 0.5])))
+
+
+def test_classes_absent_from_the_rows_do_not_count():
+    # class 2 is neither true nor predicted: balanced accuracy and macro F1 average over classes 0 and 1
+    labels, proba = np.array([0, 1, 1]), np.array([[0.9, 0.1, 0.0], [0.8, 0.2, 0.0], [0.1, 0.9, 0.0]])
+    assert _score("balanced_accuracy", labels, proba) == pytest.approx((1 + 0.5) / 2)
+    assert _score("f1_macro", labels, proba) == pytest.approx((2 / 3 + 2 / 3) / 2)
+
+
+def test_label_metrics_vectorise_over_stacked_confusions():
+    rng = np.random.default_rng(0)
+    stacked = np.stack([confusion(rng.integers(0, 3, 50), rng.integers(0, 3, 50), 3) for _ in range(4)])
+    for metric in METRICS.values():
+        if metric.from_confusion is not None:
+            one_by_one = [metric.from_confusion(counts) for counts in stacked]
+            np.testing.assert_allclose(metric.from_confusion(stacked), one_by_one)
 
 
 def test_direction_of_every_metric():

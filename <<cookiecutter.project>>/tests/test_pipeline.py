@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from << cookiecutter.package >>.data import read_table
 from << cookiecutter.package >>.promotion.gate import run_gate
 from << cookiecutter.package >>.promotion.promote import PromotionRefused, promote, rollback
 from << cookiecutter.package >>.promotion.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version
@@ -34,6 +35,9 @@ def test_first_model_beats_naive_then_identical_retrain_is_rejected(quick, repor
     gated = json.loads(reports.gate.read_text())
     assert (gated["candidate_model"], gated["candidate_version"]) == (quick.model.candidates, first.model_version)
     assert gated["candidate_digest"] == first.model_digest
+    # the gate states its cost: the whole table read, and the seconds of every phase
+    assert gated["rows_read"] == len(read_table(quick.data.path)) > gated["eval_rows"]
+    assert set(gated["seconds"]) == {"read", "score_candidate", "score_baseline", "bootstrap"}
     production = promote(quick, reports)
     assert _champion(quick) == production and _champion_source(quick) == first.model_version
     tags = connect(quick).get_model_version(quick.model.name, production).tags

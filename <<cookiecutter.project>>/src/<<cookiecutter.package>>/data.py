@@ -7,11 +7,15 @@ same side when rows are appended, so the evaluation set of existing data never m
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from << cookiecutter.package >>.config import DataParams
 
@@ -39,8 +43,7 @@ class Dataset:
     classes: list[str]
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every way it can be unusable into a DataError."""
+def _usable_file(path: Path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file {path} not found: check data.path in params.yaml or DATA=")
@@ -48,16 +51,62 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes): expected a header row and data rows")
+    return path
+
+
+def _unreadable(path: Path, error: Exception) -> DataError:
+    return DataError(f"{path} cannot be read as {path.suffix[1:]}: {error}")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every way it can be unusable into a DataError."""
+    path = _usable_file(path)
     try:
         if path.suffix.lower() == ".csv":
             frame = pd.read_csv(path)
         else:
             frame = pd.read_parquet(path)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError, ValueError) as error:
-        raise DataError(f"{path} cannot be read as {path.suffix[1:]}: {error}") from None
+        raise _unreadable(path, error) from None
     if frame.empty:
         raise DataError(f"{path} has a header but no data rows")
     return frame
+
+
+def iter_table(path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+    """The table as consecutive parts, each with the dtypes `read_table` gives the whole.
+
+    Parquet is read a batch of at most `batch_rows` rows at a time (row group by row group), so
+    memory holds one part, not the table. A CSV file is one part: its column types are
+    inferred from every row.
+    """
+    path = _usable_file(path)
+    if path.suffix.lower() == ".csv":
+        yield read_table(path)
+        return
+    try:
+        source = pq.ParquetFile(path)
+        dtypes = _dtypes_of_whole(source)
+    except (OSError, ValueError) as error:
+        raise _unreadable(path, error) from None
+    if source.metadata.num_rows == 0:
+        raise DataError(f"{path} has a header but no data rows")
+    for batch in source.iter_batches(batch_size=batch_rows):
+        yield batch.to_pandas().astype(dtypes)
+
+
+def _dtypes_of_whole(source: pq.ParquetFile) -> dict[str, object]:
+    """pandas turns an integer or boolean column that holds a null into float64 or object; a part
+    without the null would convert otherwise, and hash and split differently from the whole."""
+    schema = source.schema_arrow
+    with_nulls = [
+        column.name
+        for column in schema
+        if (pa.types.is_integer(column.type) or pa.types.is_boolean(column.type))
+        and source.read(columns=[column.name]).column(0).null_count
+    ]
+    all_null = pa.table([pa.nulls(1, column.type) for column in schema], schema=schema).to_pandas()
+    return {name: all_null[name].dtype for name in with_nulls}
 
 
 def file_sha256(path: Path) -> str:
@@ -69,9 +118,32 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class TableDigest:
+    """`frame_sha256` of a table fed in consecutive parts, so a large one is never held whole.
+
+    SHA-256 of the column names, then of every row's 64-bit content hash (pandas'
+    `hash_pandas_object`, vectorised): formatting the rows as text cost ten times more.
+    """
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._started = False
+
+    def update(self, part: pd.DataFrame) -> None:
+        if not self._started:
+            self._digest.update(json.dumps([str(column) for column in part.columns]).encode())
+            self._started = True
+        self._digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
 def frame_sha256(frame: pd.DataFrame) -> str:
     """Content hash of a table (column names, order and values), independent of its file."""
-    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    digest = TableDigest()
+    digest.update(frame)
+    return digest.hexdigest()
 
 
 def feature_columns(frame: pd.DataFrame, params: DataParams) -> list[str]:
@@ -95,28 +167,38 @@ def split(frame: pd.DataFrame, params: DataParams) -> tuple[pd.DataFrame, pd.Dat
     """(train, eval) frames; both keep every column, target included."""
     mask = eval_mask(frame, params.eval_fraction, params.split_seed)
     train, evaluation = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
-    if train.empty or evaluation.empty:
-        raise DataError(
-            f"split gave {len(train)} train and {len(evaluation)} eval rows: add data or change data.eval_fraction"
-        )
+    check_split(len(train), len(evaluation))
     return train, evaluation
+
+
+def check_split(train_rows: int, eval_rows: int) -> None:
+    if not train_rows or not eval_rows:
+        raise DataError(
+            f"split gave {train_rows} train and {eval_rows} eval rows: add data or change data.eval_fraction"
+        )
 
 
 def to_dataset(frame: pd.DataFrame, params: DataParams, classes: list[str]) -> Dataset:
     """Features and integer labels; a label outside `classes` is an error, never a guess."""
-    labels = frame[params.target].astype(str)
-    unknown = sorted(set(labels) - set(classes))
-    if unknown:
-        raise DataError(f"column {params.target!r} has label(s) {unknown} the model does not know ({classes})")
-    index = {label: position for position, label in enumerate(classes)}
-    features = frame[feature_columns(frame, params)]
-    # integers as float64: the model signature must accept a missing value at serving time
-    features = features.astype({column: "float64" for column in features.select_dtypes("integer").columns})
     return Dataset(
-        features=features,
-        labels=labels.map(index).to_numpy(dtype=np.int64),
+        features=features_of(frame, params),
+        labels=label_indices(frame[params.target], params, classes),
         classes=classes,
     )
+
+
+def features_of(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
+    features = frame[feature_columns(frame, params)]
+    # integers as float64: the model signature must accept a missing value at serving time
+    return features.astype({column: "float64" for column in features.select_dtypes("integer").columns})
+
+
+def label_indices(target: pd.Series, params: DataParams, classes: list[str]) -> np.ndarray:
+    labels = target.astype(str)
+    unknown = sorted(set(labels.unique()) - set(classes))
+    if unknown:
+        raise DataError(f"column {params.target!r} has label(s) {unknown} the model does not know ({classes})")
+    return pd.Categorical(labels, categories=classes).codes.astype(np.int64)
 
 
 def _examples(values: pd.Series) -> str:

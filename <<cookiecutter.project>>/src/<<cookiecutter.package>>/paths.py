@@ -49,6 +49,7 @@ class Reports:
     drift_markdown = _Report("drift.md")
     drift_metrics = _Report("drift.prom")
     bench = _Report("bench.json")
+    gate_bench = _Report("gate_bench.json")
     serve_bench = _Report("serve_bench.json")
 
     def write(self, path: Path, text: str) -> Path:

@@ -16,6 +16,7 @@ def test_report_round_trips_and_renders_the_decision(tmp_path):
         decision="reject", reason="accuracy 0.8000 misses the required >= 0.8160", model_name="m", metric="accuracy",
         greater_is_better=True, mode="relative", min_improvement=0.02, candidate_version="2", candidate_value=0.8,
         baseline_kind="champion", baseline_version="1", baseline_value=0.8, required_value=0.816,
+        rows_read=1000, seconds={"read": 1.5, "score_candidate": 0.25, "score_baseline": 0.25, "bootstrap": 0.01},
     )  # fmt: skip
     reports = Reports(tmp_path)
     report.write(reports)
@@ -26,6 +27,7 @@ def test_report_round_trips_and_renders_the_decision(tmp_path):
         "❌ **reject**" in markdown
         and "champion v1: 0.8000" in markdown
         and "0.8160 (margin: relative 0.02)" in markdown
+        and "1000 rows read; read 1.50 s, score candidate 0.25 s, score baseline 0.25 s, bootstrap 0.01 s" in markdown
     )
 
 

@@ -1,8 +1,9 @@
 """`make gate`: decide whether the candidate may replace the champion. Fails closed.
 
 The candidate (a version of the candidates model) and the production champion (or, before
-there is one, a naive class-prior baseline) are scored here, in one process, on the frozen
-evaluation set whose hash must match the one recorded at training. Both are loaded from their
+there is one, a naive class-prior baseline) are scored here, in one process and one pass over
+the data (`evaluation.py`), on the frozen evaluation set whose hash must match the one
+recorded at training. Both are loaded from their
 bundle's data files with this checkout's code, after checking the files against the digest
 recorded at training; the candidate's digest goes into gate.json for promotion to check again.
 Any doubt (server down, hash or digest mismatch, missing model or metric) is `error`, which
@@ -13,28 +14,19 @@ from __future__ import annotations
 
 import json
 import traceback
-from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from mlflow import MlflowClient
 
 from << cookiecutter.package >>.config import Params
-from << cookiecutter.package >>.data import class_names, frame_sha256, read_table, split, to_dataset
 from << cookiecutter.package >>.metrics import METRICS
 from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.promotion.bootstrap import paired_bootstrap
+from << cookiecutter.package >>.promotion.evaluation import Stopwatch, score_eval_set
 from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, fetch_model
 from << cookiecutter.package >>.promotion.report import GateReport, redact
-from << cookiecutter.package >>.promotion.rule import (
-    meets_requirement,
-    paired_bootstrap,
-    required_value,
-    within_tolerance,
-)
+from << cookiecutter.package >>.promotion.rule import meets_requirement, required_value, within_tolerance
 from << cookiecutter.package >>.tracking import connect
-
-if TYPE_CHECKING:
-    from << cookiecutter.package >>.training.model import ModelBundle
 
 
 class GateError(RuntimeError):
@@ -50,47 +42,14 @@ def _candidate_version(params: Params, reports: Reports) -> str:
     return str(report["model_version"])
 
 
-def _naive_proba(train_labels: np.ndarray, n_classes: int, n_rows: int) -> np.ndarray:
-    """Class priors of the training split: majority-class predictions, calibrated probabilities."""
-    priors = np.bincount(train_labels, minlength=n_classes) / len(train_labels)
-    return np.tile(priors, (n_rows, 1))
-
-
-def _aligned_proba(bundle: ModelBundle, features: pd.DataFrame, classes: list[str]) -> np.ndarray:
-    """Class probabilities of a model, columns in the order of `classes`.
-
-    A class the model never saw gets probability 0, so models trained on different label
-    sets are still compared on the same columns.
-    """
-    proba = bundle.predict_proba(features)
-    column = {label: position for position, label in enumerate(bundle.classes)}
-    aligned = np.zeros((len(features), len(classes)))
-    for position, label in enumerate(classes):
-        if label in column:
-            aligned[:, position] = proba[:, column[label]]
-    return aligned
-
-
 def evaluate_gate(params: Params, reports: Reports, candidate_version: str | None = None) -> GateReport:
     """Score and decide; raises on anything that prevents a sound decision."""
     settings, name = params.gate, params.model.name
     metric = METRICS[settings.metric]
     candidate_version = candidate_version or _candidate_version(params, reports)
 
-    frame = read_table(params.data.path)
-    classes = class_names(frame, params.data)
-    train_frame, eval_frame = split(frame, params.data)
-    evaluation = to_dataset(eval_frame, params.data, classes)
-    eval_hash = frame_sha256(eval_frame)
-
     client = connect(params)
     candidate_tags = client.get_model_version(params.model.candidates, candidate_version).tags or {}
-    trained_on = candidate_tags.get("eval_data_hash")
-    if trained_on != eval_hash:
-        raise GateError(
-            f"eval set hash mismatch: version {candidate_version} recorded {trained_on}, "
-            f"the data now gives {eval_hash}; retrain on the current data"
-        )
     champion = alias_version(client, name, CHAMPION)
     report = GateReport(
         decision="reject",
@@ -107,22 +66,23 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
         baseline_version=champion,
         confidence=settings.confidence,
         require_significance=settings.require_significance,
-        eval_data_hash=eval_hash,
-        eval_rows=len(evaluation.labels),
     )
     candidate = fetch_model(client, params.model.candidates, candidate_version)
     report.candidate_digest = candidate.digest
-    candidate_proba = _aligned_proba(candidate.bundle, evaluation.features, classes)
-    if champion:
-        # Versions promoted before digests were recorded carry none; a recorded one must match.
-        baseline = fetch_model(client, name, champion, require_digest=False).bundle
-        baseline_proba = _aligned_proba(baseline, evaluation.features, classes)
-    else:
-        train_labels = to_dataset(train_frame, params.data, classes).labels
-        baseline_proba = _naive_proba(train_labels, len(classes), len(evaluation.labels))
+    # Versions promoted before digests were recorded carry none; a recorded one must match.
+    baseline = fetch_model(client, name, champion, require_digest=False).bundle if champion else None
 
-    report.candidate_value = metric.compute(evaluation.labels, candidate_proba)
-    report.baseline_value = metric.compute(evaluation.labels, baseline_proba)
+    stopwatch = Stopwatch()
+    scored = score_eval_set(params.data, candidate.bundle, baseline, stopwatch)
+    report.eval_data_hash, report.eval_rows, report.rows_read = scored.eval_hash, len(scored.labels), scored.rows_read
+    trained_on = candidate_tags.get("eval_data_hash")
+    if trained_on != scored.eval_hash:
+        raise GateError(
+            f"eval set hash mismatch: version {candidate_version} recorded {trained_on}, "
+            f"the data now gives {scored.eval_hash}; retrain on the current data"
+        )
+    report.candidate_value = metric.compute(scored.labels, scored.candidate_proba)
+    report.baseline_value = metric.compute(scored.labels, scored.baseline_proba)
     if not all(np.isfinite([report.candidate_value, report.baseline_value])):
         raise GateError(f"{metric.name} is not finite: {report.candidate_value} vs {report.baseline_value}")
     report.required_value = required_value(
@@ -131,11 +91,13 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
     report.merge_floor = required_value(
         report.baseline_value, -settings.merge_tolerance, settings.mode, metric.greater_is_better
     )
-    interval = paired_bootstrap(
-        metric, evaluation.labels, candidate_proba, baseline_proba,
-        settings.bootstrap_samples, settings.confidence, settings.seed,
-    )  # fmt: skip
+    with stopwatch.phase("bootstrap"):
+        interval = paired_bootstrap(
+            metric, scored.labels, scored.candidate_proba, scored.baseline_proba,
+            settings.bootstrap_samples, settings.confidence, settings.seed,
+        )  # fmt: skip
     report.ci_low, report.ci_high = interval.low, interval.high
+    report.seconds = {phase: round(seconds, 3) for phase, seconds in stopwatch.seconds.items()}
 
     no_regression = within_tolerance(
         report.candidate_value, report.baseline_value, settings.merge_tolerance, settings.mode, metric.greater_is_better

@@ -46,6 +46,8 @@ class GateReport:
     require_significance: bool | None = None
     eval_data_hash: str | None = None
     eval_rows: int | None = None
+    rows_read: int | None = None  # the whole table: the split happens as the gate reads
+    seconds: dict[str, float] | None = None  # per phase: read, score_candidate, score_baseline, bootstrap
 
     @property
     def exit_code(self) -> int:
@@ -84,6 +86,14 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def _cost(report: GateReport) -> str:
+    """Where the gate's time went, so a team sees when its evaluation set makes it slow."""
+    if not report.seconds:
+        return "n/a"
+    phases = ", ".join(f"{phase.replace('_', ' ')} {seconds:.2f} s" for phase, seconds in report.seconds.items())
+    return f"{report.rows_read} rows read; {phases}"
+
+
 def render_markdown(report: GateReport) -> str:
     """The table a reviewer reads in the PR; URLs are redacted (the comment may be public)."""
     icon = {"promote": "✅", "reject": "❌", "error": "⛔"}[report.decision]
@@ -110,6 +120,7 @@ def render_markdown(report: GateReport) -> str:
             + (" (must exclude 0)" if report.require_significance else ""),
         ),
         ("Eval set", f"{report.eval_rows} rows, sha256 `{(report.eval_data_hash or 'n/a')[:12]}`"),
+        ("Cost", _cost(report)),
     ]
     lines = [f"### Promotion gate: `{report.model_name}`", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in rows]

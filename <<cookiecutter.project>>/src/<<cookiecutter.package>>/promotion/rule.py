@@ -1,18 +1,13 @@
-"""The promotion rule and its confidence interval: pure functions, unit-tested at the boundary.
+"""The promotion rule: pure functions, unit-tested at the boundary.
 
-The rule is stated in README.md > "The promotion gate"; this is its implementation. Equality
-is judged with a small tolerance, so float noise (0.8 * 1.02 = 0.8160000000000001) never
-decides a boundary case.
+The rule is stated in README.md > "The promotion gate"; this is its implementation (the
+confidence interval is `bootstrap.py`'s). Equality is judged with a small tolerance, so float
+noise (0.8 * 1.02 = 0.8160000000000001) never decides a boundary case.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
-import numpy as np
-
-from << cookiecutter.package >>.metrics import Metric
 
 _TOLERANCE = 1e-9
 
@@ -47,36 +42,3 @@ def within_tolerance(candidate: float, baseline: float, tolerance: float, mode: 
     if math.isclose(candidate, floor, rel_tol=_TOLERANCE, abs_tol=_TOLERANCE):
         return True
     return candidate > floor if greater_is_better else candidate < floor
-
-
-@dataclass(frozen=True)
-class Interval:
-    low: float
-    high: float
-
-
-def paired_bootstrap(
-    metric: Metric,
-    labels: np.ndarray,
-    candidate_proba: np.ndarray,
-    baseline_proba: np.ndarray,
-    samples: int,
-    confidence: float,
-    seed: int,
-) -> Interval:
-    """Percentile CI of the improvement (candidate over baseline, positive = better).
-
-    Both models are re-scored on the same resampled examples, so the interval reflects the
-    difference between them, not the noise of either alone.
-    """
-    rng = np.random.default_rng(seed)
-    sign = 1.0 if metric.greater_is_better else -1.0
-    improvements = np.empty(samples)
-    for index in range(samples):
-        rows = rng.integers(0, len(labels), len(labels))
-        candidate = metric.compute(labels[rows], candidate_proba[rows])
-        baseline = metric.compute(labels[rows], baseline_proba[rows])
-        improvements[index] = sign * (candidate - baseline)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(improvements, [tail, 100 - tail])
-    return Interval(float(low), float(high))

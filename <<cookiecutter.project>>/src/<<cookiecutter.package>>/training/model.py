@@ -36,12 +36,15 @@ class ModelBundle:
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Class probabilities, on whatever device the network is (training evaluates on the GPU)."""
+        return self.proba_of(self.preprocessor.transform(features))
+
+    def proba_of(self, inputs: np.ndarray) -> np.ndarray:
+        """Class probabilities of rows this bundle's preprocessor (or an equal one) transformed."""
         was_training = self.network.training
         self.network.eval()
         device = next(self.network.parameters()).device
         with torch.no_grad():
-            inputs = torch.from_numpy(self.preprocessor.transform(features)).to(device)
-            proba = torch.softmax(self.network(inputs).float(), dim=1).cpu().numpy()
+            proba = torch.softmax(self.network(torch.from_numpy(inputs).to(device)).float(), dim=1).cpu().numpy()
         self.network.train(was_training)
         return proba
 

@@ -64,20 +64,22 @@ def test_integer_features_become_float(params):
     assert not list(features.select_dtypes("integer").columns)
 
 
-def _parquet_with_a_null_in_one_row_group(path, frame):
-    """Row groups of 100 rows; `year` (integer) and `tagged` (boolean) hold one null, in the last group only."""
+def _parquet_with_a_null_in_one_row_group(path, frame, statistics=True):
+    """Row groups of 100 rows; `year` (integer) and `tagged` (boolean) hold one null, in the last group only.
+    Without `statistics` the file records no null counts, and the nulls must be found by reading."""
     year = pa.array([None if row == len(frame) - 1 else 2008 for row in range(len(frame))], pa.int64())
     tagged = pa.array([None if row == len(frame) - 1 else row % 2 == 0 for row in range(len(frame))], pa.bool_())
     table = (
         pa.Table.from_pandas(frame, preserve_index=False).append_column("year", year).append_column("tagged", tagged)
     )
-    pq.write_table(table, path, row_group_size=100)
+    pq.write_table(table, path, row_group_size=100, write_statistics=statistics)
     return path
 
 
-def test_parquet_parts_are_the_whole_table_in_pieces(params, tmp_path):
+@pytest.mark.parametrize("statistics", [True, False], ids=["null-counts-recorded", "no-statistics"])
+def test_parquet_parts_are_the_whole_table_in_pieces(params, tmp_path, statistics):
     frame = read_table(params.data.path)
-    path = _parquet_with_a_null_in_one_row_group(tmp_path / "data.parquet", frame)
+    path = _parquet_with_a_null_in_one_row_group(tmp_path / "data.parquet", frame, statistics)
     whole = read_table(path)
     parts = list(iter_table(path, batch_rows=64))
     assert len(parts) > 2

@@ -102,11 +102,23 @@ def _dtypes_of_whole(source: pq.ParquetFile) -> dict[str, object]:
     with_nulls = [
         column.name
         for column in schema
-        if (pa.types.is_integer(column.type) or pa.types.is_boolean(column.type))
-        and source.read(columns=[column.name]).column(0).null_count
+        if (pa.types.is_integer(column.type) or pa.types.is_boolean(column.type)) and _has_nulls(source, column.name)
     ]
     all_null = pa.table([pa.nulls(1, column.type) for column in schema], schema=schema).to_pandas()
     return {name: all_null[name].dtype for name in with_nulls}
+
+
+def _has_nulls(source: pq.ParquetFile, name: str) -> bool:
+    """From the row groups' statistics when every one records its null count (no data read),
+    else by reading the column."""
+    metadata, index = source.metadata, source.schema_arrow.get_field_index(name)  # a flat table: one chunk per field
+    counts = []
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(index).statistics
+        if statistics is None or not statistics.has_null_count:
+            return bool(source.read(columns=[name]).column(0).null_count)
+        counts.append(statistics.null_count)
+    return any(counts)
 
 
 def file_sha256(path: Path) -> str:

@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast lint docs-check pin-actions clean
+.PHONY: help venv demo test test-fast lint docs-check lock-generated pin-actions clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ lint: $(STAMP) ## every pre-commit hook on the template repository itself (ruff,
 
 docs-check: $(STAMP) ## fail on a Markdown link to a missing file or section, or text citing what is not in the repository
 	$(PYTHON) scripts/check_docs.py
+
+lock-generated: $(STAMP) ## refresh the uv.lock each rendered project ships with (templates/uv-lock/), after a dependency change
+	$(PYTHON) scripts/lock_projects.py
 
 pin-actions: ## pin the reusable workflows' setup-project action to the commit that last changed it
 	python3 scripts/pin_setup_project.py

@@ -13,19 +13,24 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast lint docs-check lock-generated pin-actions clean
+.PHONY: help venv lock-dev demo test test-fast lint docs-check lock-generated bench-ci pin-actions clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt
+# requirements-dev.lock pins every package of requirements-dev.txt with its hashes (`make
+# lock-dev` writes it); torch is installed first and apart, the CPU build of TORCH_VERSION.
+$(STAMP): requirements-dev.lock
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	$(PYTHON) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
-venv: $(STAMP) ## create .venv with everything the demo and the tests need
+venv: $(STAMP) ## create .venv with everything the demo and the tests need, exactly requirements-dev.lock
+
+lock-dev: ## refresh requirements-dev.lock after editing requirements-dev.txt (commit both)
+	$(PYTHON) scripts/lock_dev.py
 
 demo: $(STAMP) ## render a project and run its CI under act: a push that promotes, then a weaker PR the gate rejects
 	$(PYTHON) scripts/demo.py --output-dir $(DEMO_DIR)

@@ -50,6 +50,9 @@ docs-check: $(STAMP) ## fail on a Markdown link to a missing file or section, or
 lock-generated: $(STAMP) ## refresh the uv.lock each rendered project ships with (templates/uv-lock/), after a dependency change
 	$(PYTHON) scripts/lock_projects.py
 
+bench-ci: $(STAMP) ## time the generated CI under act with real installs (pip, uv cold, uv warm, reused interpreter); table + build/bench-ci.json
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) scripts/bench_ci.py
+
 pin-actions: ## pin the reusable workflows' setup-project action to the commit that last changed it
 	python3 scripts/pin_setup_project.py
 

@@ -2,7 +2,8 @@
 # Prepare the CUDA check for a lent GPU machine (no registry access there): a rendered,
 # validated default project into .gpu/, and Python 3.12 wheels of what the machine's image lacks
 # (MLflow and pydantic with their needs, at the versions of that project's uv.lock) into .whl/.
-# Both folders are git-ignored via .git/info/exclude; carry them to the machine and run tests/gpu/cuda_check.sh there (docs/decisions.md).
+# Both folders are git-ignored via .git/info/exclude; carry them to the machine and run
+# tests/gpu/cuda_check.sh there (docs/decisions.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .git/info .whl .gpu

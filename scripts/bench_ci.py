@@ -25,9 +25,9 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -67,6 +67,8 @@ def job_times(result: ActResult) -> dict[str, dict[str, float]]:
             install.setdefault(job, []).append(when)
     times = {}
     for job, span in spans.items():
+        if job not in result.jobs:
+            continue  # a caller job of ci.yml: its work is the called workflow's job
         setup = install.get(job, [])
         installing = max(setup) - min(setup) if setup else 0.0
         total = span["end"] - span["start"]
@@ -183,12 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown conditions {sorted(unknown)}; choose from {', '.join(CONDITIONS)}")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-ci-") as tmp:
-        uv_cache = Path(tmp) / "uv-cache"  # empty for uv-cold, then warm for uv-warm
-        for condition in conditions:
-            print(f"== {condition}", flush=True)
-            results[condition] = run_condition(condition, Path(tmp) / condition, uv_cache, args.timeout)
-            print(json.dumps(results[condition]["push"]["jobs"]), flush=True)
+    workdir = args.output.parent / "bench-ci"  # the renders and act's logs stay for a look afterwards
+    shutil.rmtree(workdir, ignore_errors=True)
+    uv_cache = workdir / "uv-cache"  # empty for uv-cold, then warm for uv-warm
+    for condition in conditions:
+        print(f"== {condition}", flush=True)
+        results[condition] = run_condition(condition, workdir / condition, uv_cache, args.timeout)
+        print(json.dumps(results[condition]["push"]["jobs"]), flush=True)
     swap = torch_swap()
     report = {
         "machine": {"cpus": os.cpu_count(), "torch_from": swap},

@@ -13,19 +13,24 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast lint docs-check pin-actions clean
+.PHONY: help venv lock-dev demo test test-fast lint docs-check lock-generated bench-ci pin-actions clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt
+# requirements-dev.lock pins every package of requirements-dev.txt with its hashes (`make
+# lock-dev` writes it); torch is installed first and apart, the CPU build of TORCH_VERSION.
+$(STAMP): requirements-dev.lock
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	$(PYTHON) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
-venv: $(STAMP) ## create .venv with everything the demo and the tests need
+venv: $(STAMP) ## create .venv with everything the demo and the tests need, exactly requirements-dev.lock
+
+lock-dev: ## refresh requirements-dev.lock after editing requirements-dev.txt (commit both)
+	$(PYTHON) scripts/lock_dev.py
 
 demo: $(STAMP) ## render a project and run its CI under act: a push that promotes, then a weaker PR the gate rejects
 	$(PYTHON) scripts/demo.py --output-dir $(DEMO_DIR)
@@ -41,6 +46,12 @@ lint: $(STAMP) ## every pre-commit hook on the template repository itself (ruff,
 
 docs-check: $(STAMP) ## fail on a Markdown link to a missing file or section, or text citing what is not in the repository
 	$(PYTHON) scripts/check_docs.py
+
+lock-generated: $(STAMP) ## refresh the uv.lock each rendered project ships with (templates/uv-lock/), after a dependency change
+	$(PYTHON) scripts/lock_projects.py
+
+bench-ci: $(STAMP) ## time the generated CI under act with real installs (pip, uv cold, uv warm, reused interpreter); table + build/bench-ci.json
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) scripts/bench_ci.py
 
 pin-actions: ## pin the reusable workflows' setup-project action to the commit that last changed it
 	python3 scripts/pin_setup_project.py

@@ -13,6 +13,7 @@ import math
 import shutil
 import subprocess
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from packaging.markers import Marker
+from packaging.utils import canonicalize_name
 
 from support.commands import BIN_DIR, PYTHON, git, make, run
 from support.images import buildah, buildah_env, pip_trust_flags, python_base_image, require_buildah
@@ -151,6 +154,42 @@ def test_image_is_labelled_non_root_and_torch_free(built: dict):
             assert probe.returncode != 0, f"{absent} is in the serving image"
     finally:
         buildah("rm", container)
+
+
+def _locked_serve_requirements(project: Path) -> dict[str, str]:
+    """{name: version} of `make serve-requirements`' export (uv.lock's) that apply to this
+    interpreter, the same Debian Python 3.11 on Linux as the base image's."""
+    wanted = {}
+    for line in (project / "build" / "requirements-serve.txt").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            requirement, _, marker = line.rstrip(" \\").partition(";")
+            if not marker.strip() or Marker(marker).evaluate():
+                name, _, version = requirement.strip().partition("==")
+                wanted[canonicalize_name(name)] = version
+    return wanted
+
+
+@pytest.mark.slow
+def test_image_holds_exactly_the_locked_serve_versions(built: dict):
+    """Every package in the image's environment, read from its metadata (the image has no pip),
+    is the serve extra's at uv.lock's version, and nothing else is."""
+    lock = tomllib.loads((built["project"] / "uv.lock").read_text())
+    locked: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        locked.setdefault(canonicalize_name(package["name"]), set()).add(package["version"])
+    listing = (
+        "import importlib.metadata as m, json; print(json.dumps({d.metadata['Name']: d.version "
+        "for d in m.distributions() if str(d.locate_file('')).startswith('/opt/venv/')}))"
+    )
+    container = buildah("from", built["tag"]).strip()
+    try:
+        in_image = json.loads(buildah("run", container, "--", "python", "-c", listing))
+    finally:
+        buildah("rm", container)
+    in_image = {canonicalize_name(name): version for name, version in in_image.items()}
+    assert in_image == _locked_serve_requirements(built["project"])
+    assert all(version in locked[name] for name, version in in_image.items())
+    assert not {"torch", "mlflow", "pandas", "uv", "pip"} & in_image.keys()
 
 
 @pytest.mark.slow

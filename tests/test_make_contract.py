@@ -22,7 +22,17 @@ from mlflow import MlflowClient
 
 from support.act.harness import git_init
 from support.act.scenarios import REPOSITORY
-from support.commands import PYTHON, gate_cli, lint_offline, make, params_variant, read_report, run, tool_env
+from support.commands import (
+    PYTHON,
+    gate_cli,
+    lint_offline,
+    make,
+    params_variant,
+    read_report,
+    run,
+    tool_env,
+    torch_swap,
+)
 from support.template import DEFAULT_PACKAGE, render
 
 pytestmark = pytest.mark.slow
@@ -130,9 +140,9 @@ def test_make_install_builds_its_own_environment_and_make_test_passes(tmp_path: 
     """The README's `make install test` on a fresh render, with no interpreter handed in; then
     `make lint`, the pre-commit hooks on the linters that install brought, with no network."""
     project = render(tmp_path)
-    torch_pin = f"torch=={torch.__version__.split('+')[0]}"  # the build this machine has; elsewhere TORCH_INDEX_URL
-    env = tool_env()
-    install = run(["make", "install", f"TORCH={torch_pin}"], cwd=project, env=env)
+    env = tool_env(UV_PYTHON_DOWNLOADS="never")
+    swap = [f"{name}={value}" for name, value in torch_swap().items()]  # the CPU wheel of the locked torch
+    install = run(["make", "install", *swap], cwd=project, env=env)
     assert (project / ".venv" / "bin" / "python").is_file(), install.stdout
     result = run(["make", "test"], cwd=project, env=env)
     assert " passed" in result.stdout

@@ -1,8 +1,8 @@
 """Make variables are data, never Make or shell syntax, whoever sets them (a user, CI inputs).
 
-A rendered project's targets run for real with PYTHON= a stand-in that prints its arguments one
-per line: an injected command would create the marker file. A value of a fixed form (versions,
-the image digest, EXTRAS, NPROC) that is not of that form stops make before any recipe runs,
+A rendered project's targets run for real with PYTHON= (and UV=) a stand-in that prints its
+arguments one per line: an injected command would create the marker file. A value of a fixed
+form (versions, the image digest, EXTRAS, NPROC) that is not of that form stops make before any recipe runs,
 with an error naming the variable and the form; any other value reaches the program as one
 argument, exactly as given.
 """
@@ -33,6 +33,7 @@ FREE_FORM = [
     ("train", "PARAMS"),
     ("update-template", "REF"),
     ("install", "TORCH_INDEX_URL"),
+    ("install", "TORCH_FIND_LINKS"),
     ("serve", "HOST"),
     ("image", "BUILD_FLAGS"),
     ("image", "SOURCE_URL"),
@@ -51,7 +52,8 @@ def argv_python(tmp_path: Path) -> Path:
 
 
 def _make(project: Path, target: str, python: Path, **variables: str):
-    assignments = [f"{name}={value}" for name, value in {"PYTHON": str(python), **variables}.items()]
+    programs = {"PYTHON": str(python), "UV": str(python)}  # `make install` runs uv
+    assignments = [f"{name}={value}" for name, value in {**programs, **variables}.items()]
     return run(["make", "--no-print-directory", target, *assignments], cwd=project, env=tool_env(), check=False)
 
 

@@ -430,20 +430,24 @@ def test_mlflow_credentials_reach_only_the_steps_that_talk_to_the_tracking_serve
 
 def test_jobs_that_publish_or_promote_restore_no_cache():
     """A cache written by another run (unreviewed code on another branch) must not feed an image
-    that is pushed or a job that holds the production credential: no pip cache, no layer cache."""
+    that is pushed or a job that holds the production credential: no uv cache, no layer cache."""
     for name in ("image.yml", *sorted(PRODUCTION_WORKFLOWS)):
         for job_id, job in _load(REUSABLE[name])["jobs"].items():
             for step in job["steps"]:
                 uses, inputs = step.get("uses", ""), step.get("with", {})
                 if "setup-project" in uses:
-                    assert inputs.get("pip-cache") == "false", f"{name}/{job_id}: pip cache restored"
+                    assert inputs.get("cache") == "false", f"{name}/{job_id}: uv cache restored"
                 if uses.startswith("docker/build-push-action"):
                     assert not {"cache-from", "cache-to"} & set(inputs), f"{name}/{job_id}: layer cache"
                     assert inputs.get("no-cache") is True, f"{name}/{job_id}: builds on cached layers"
                 assert not uses.startswith("actions/cache"), f"{name}/{job_id}: {uses}"
     setup = _load(TEMPLATE_GITHUB / "actions" / "setup-project" / "action.yml")
     (python,) = [step for step in setup["runs"]["steps"] if step.get("uses", "").startswith("actions/setup-python")]
-    assert python["with"]["cache"] == "${{ inputs.pip-cache == 'true' && 'pip' || '' }}"
+    assert "cache" not in python["with"], "setup-python restores a cache of its own"
+    (cache,) = [step for step in setup["runs"]["steps"] if step.get("uses", "").startswith("actions/cache@")]
+    assert "inputs.cache == 'true'" in cache["if"]
+    assert "hashFiles(format('{0}/uv.lock', inputs.working-directory))" in cache["with"]["key"]
+    assert "steps.python.outputs.python-version" in cache["with"]["key"]
 
 
 def test_generated_callers_pass_the_production_credential_only_to_promote_and_rollback(all_rendered):

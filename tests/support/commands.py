@@ -41,6 +41,19 @@ def tool_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def torch_swap() -> dict[str, str]:
+    """The Make variables that give a rendered project's `make install` the CPU torch of the
+    locked version: the wheel directory pip is configured with here (`find-links`), else
+    PyTorch's CPU index."""
+    configured = subprocess.run(
+        [str(BIN_DIR / "pip"), "config", "get", "global.find-links"], capture_output=True, text=True, check=False
+    )
+    wheels = os.environ.get("PIP_FIND_LINKS") or configured.stdout.strip()
+    if wheels and Path(wheels).is_dir():
+        return {"TORCH_FIND_LINKS": wheels}
+    return {"TORCH_INDEX_URL": "https://download.pytorch.org/whl/cpu"}
+
+
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> CompletedProcess:
     """Run a command, and on an unexpected exit show its whole output in the failure."""
     result = subprocess.run(args, cwd=cwd, env=env or tool_env(), capture_output=True, text=True, check=False)

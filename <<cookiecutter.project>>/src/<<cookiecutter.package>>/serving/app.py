@@ -1,6 +1,7 @@
 """`make serve` and the image's entry point: the exported model over HTTP, with Prometheus metrics.
 
-    POST /predict   a JSON list of records (or {"dataframe_records": [...]}) -> labels + probabilities
+    POST /predict   a JSON list of records (or {"dataframe_records": [...]}) -> labels + probabilities,
+                    or numbers (regression)
     GET  /health    200 with the model's name and version (the port opens only once the model is loaded)
     GET  /metrics   requests by path and status, latency histogram, predicted classes, model info
 
@@ -174,8 +175,9 @@ def create_app(
         except Exception:  # noqa: BLE001 - one bad request must never take the server down
             log.exception("prediction failed")
             return JSONResponse({"detail": [{"message": "internal error; see the server log"}]}, status_code=500)
-        for name, count in Tally(result["predictions"]).items():
-            metrics.predictions.labels(name).inc(count)
+        if model.task == "classification":  # a regression prediction is a number, not a class to count
+            for name, count in Tally(result["predictions"]).items():
+                metrics.predictions.labels(name).inc(count)
         if prediction_log:
             try:
                 client = request.client.host if request.client else ""

@@ -9,7 +9,7 @@ import pytest
 
 from support.commands import BIN_DIR, run, tool_env
 from support.hooks import post_gen, pre_gen
-from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR
+from support.template import COOKIECUTTER_JSON, EXCLUDED, METRICS_BY_TASK, TEMPLATE_DIR
 
 DEFAULT_ANSWERS = {
     "project_name": "Penguin Classifier",
@@ -97,6 +97,17 @@ def test_choice_rules_match_cookiecutter_json():
     """The hook's choices are cookiecutter.json's literal options (a rendered default is one of them)."""
     for name, allowed in pre_gen.CHOICES.items():
         assert list(allowed) == [value for value in COOKIECUTTER_JSON[name] if "<<" not in value]
+
+
+def test_the_render_matrix_excludes_exactly_the_metrics_the_hook_refuses():
+    assert METRICS_BY_TASK == pre_gen.METRICS_BY_TASK
+    refused = [
+        {"task": task, "primary_metric": metric}
+        for task in pre_gen.METRICS_BY_TASK
+        for metric in pre_gen.METRICS
+        if pre_gen.check_answers({**DEFAULT_ANSWERS, "task": task, "primary_metric": metric})
+    ]
+    assert refused == EXCLUDED
 
 
 @pytest.mark.parametrize(("task", "metrics"), list(pre_gen.METRICS_BY_TASK.items()))

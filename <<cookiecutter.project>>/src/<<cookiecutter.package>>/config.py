@@ -155,6 +155,8 @@ def _describe(error: ValidationError, source: Path) -> str:
         where = ".".join(str(part) for part in item["loc"])
         if item["type"] == "extra_forbidden":
             lines.append(f"  - {where}: unknown key (typo? remove it or check the spelling)")
+        elif not where:  # a rule across sections (the gate metric and the task): its message names the keys
+            lines.append(f"  - {item['ctx']['error']}")
         else:
             lines.append(f"  - {where}: {item['msg']} (got {item.get('input')!r})")
     return "\n".join(lines)

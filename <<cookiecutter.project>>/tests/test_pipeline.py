@@ -18,7 +18,7 @@ from << cookiecutter.package >>.tracking import connect
 from << cookiecutter.package >>.training.train import TrainingError, train
 from << cookiecutter.package >>.validation.report import run_validation
 from << cookiecutter.package >>.validation.suite import build_suite
-from tests.helpers import PROJECT_ROOT, records, with_settings
+from tests.helpers import PROJECT_ROOT, as_task, records, with_settings
 
 
 def _champion(params) -> str | None:
@@ -168,3 +168,12 @@ def test_another_numeric_table_needs_only_data_path_and_target(quick_regression,
     train(swapped, reports)
     decision = run_gate(swapped, reports)
     assert (decision.decision, decision.baseline_kind) == ("promote", "naive"), decision.reason
+
+
+def test_the_gate_fails_closed_on_a_model_of_the_other_task(quick, reports):
+    """params.yaml switched to regression after a classifier was trained: an error, not a score."""
+    assert run_validation(quick, reports)
+    train(quick, reports)
+    decision = run_gate(as_task(quick, "regression"), reports)
+    assert (decision.decision, decision.exit_code) == ("error", 2)
+    assert "candidate is a classification model, but data.task is 'regression'" in decision.reason

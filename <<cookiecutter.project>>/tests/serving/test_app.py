@@ -121,7 +121,9 @@ def test_a_regression_model_answers_numbers_in_target_units(regression: Params, 
     log_path = tmp_path / "predictions.jsonl"
     with running(create_app(export_bundle(bundle, tmp_path / "model", METADATA), PredictionLog(log_path))) as url:
         status, body = call(f"{url}/predict", records(features, 4))
+        metrics = call(f"{url}/metrics")[1]
     assert status == 200, body
+    assert 'model_predictions_total{predicted_class="number"} 4.0' in metrics  # the no-predictions alert's count
     result = json.loads(body)
     assert set(result) == {"model_name", "model_version", "predictions"}
     assert all(isinstance(value, float) for value in result["predictions"])

@@ -19,8 +19,14 @@ import sys
 from collections.abc import Callable, Mapping
 
 SUPPORTED_PYTHON_VERSIONS = ("3.11", "3.12")
-METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
+# task -> the gate metrics that fit it, the default first (the package's metrics.py has the same table)
+METRICS_BY_TASK = {
+    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
+METRICS = tuple(metric for metrics in METRICS_BY_TASK.values() for metric in metrics)
 CHOICES = {
+    "task": tuple(METRICS_BY_TASK),
     "license": ("Apache-2.0", "MIT", "BSD-3-Clause", "Proprietary"),
     "python_version": SUPPORTED_PYTHON_VERSIONS,
     "primary_metric": METRICS,
@@ -153,6 +159,7 @@ RULES: dict[str, tuple[Check, str]] = {
         _matches(_ENVIRONMENT, "must be a GitHub environment name: letters, digits, '-', '_' or '.'"),
         "staging",
     ),
+    "task": (_choice("task"), "classification"),
     "primary_metric": (_choice("primary_metric"), "accuracy"),
     "min_improvement": (_check_min_improvement, "0.02"),
     "improvement_mode": (_choice("improvement_mode"), "relative"),
@@ -169,7 +176,19 @@ def check_answers(answers: Mapping[str, object]) -> list[str]:
         reason = check(value) if isinstance(value, str) else "is missing or not a string"
         if reason:
             problems.append(f"{name}={value!r} {reason}; for example {name}={example!r}")
-    return problems
+    return problems + _metric_for_task(answers)
+
+
+def _metric_for_task(answers: Mapping[str, object]) -> list[str]:
+    """The gate metric must be one the task can compute (rmse of class labels means nothing)."""
+    task, metric = answers.get("task"), answers.get("primary_metric")
+    if task not in METRICS_BY_TASK or metric not in METRICS or metric in METRICS_BY_TASK[task]:
+        return []  # an unknown task or metric is reported above
+    fitting = METRICS_BY_TASK[task]
+    return [
+        f"primary_metric={metric!r} does not fit task={task!r}; a {task} model is gated on one of "
+        f"{', '.join(fitting)}, for example primary_metric={fitting[0]!r}"
+    ]
 
 
 def format_problems(problems: list[str]) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from support.commands import BIN_DIR, run, tool_env
 from support.hooks import post_gen, pre_gen
-from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR
+from support.template import COOKIECUTTER_JSON, EXCLUDED, METRICS_BY_TASK, TEMPLATE_DIR
 
 DEFAULT_ANSWERS = {
     "project_name": "Penguin Classifier",
@@ -21,6 +21,7 @@ DEFAULT_ANSWERS = {
         if not key.startswith("_") and key not in {"project_name", "project", "package", "image_name"}
     },
     "image_name": "",
+    "primary_metric": "accuracy",  # what cookiecutter renders the first option to for the default task
 }
 
 # (answers given on the command line, variable the error must name, text it must contain)
@@ -53,13 +54,16 @@ BAD_ANSWERS = [
     ({"retrain_cron": "0 3 * *"}, "retrain_cron", "5-field cron"),
     ({"python_version": "3.9"}, "python_version", "choices are"),
     ({"primary_metric": "auc"}, "primary_metric", "choices are"),
+    ({"task": "ranking"}, "task", "choices are"),
+    ({"task": "regression", "primary_metric": "accuracy"}, "primary_metric", "rmse, mae, r2"),
+    ({"task": "classification", "primary_metric": "r2"}, "primary_metric", "accuracy, balanced_accuracy"),
 ]
 
 
 @pytest.mark.parametrize(
     ("answers", "variable", "expected"),
     BAD_ANSWERS,
-    ids=[f"{row[1]}={next(iter(row[0].values()))}" for row in BAD_ANSWERS],
+    ids=["-".join(f"{key}={value}" for key, value in row[0].items()) for row in BAD_ANSWERS],
 )
 def test_bad_answer_is_refused_and_nothing_is_rendered(tmp_path: Path, answers, variable, expected):
     output = tmp_path / "out"
@@ -90,8 +94,33 @@ def test_every_answer_has_a_rule():
 
 
 def test_choice_rules_match_cookiecutter_json():
+    """The hook's choices are cookiecutter.json's literal options (a rendered default is one of them)."""
     for name, allowed in pre_gen.CHOICES.items():
-        assert list(allowed) == COOKIECUTTER_JSON[name]
+        assert list(allowed) == [value for value in COOKIECUTTER_JSON[name] if "<<" not in value]
+
+
+def test_the_render_matrix_excludes_exactly_the_metrics_the_hook_refuses():
+    assert METRICS_BY_TASK == pre_gen.METRICS_BY_TASK
+    refused = [
+        {"task": task, "primary_metric": metric}
+        for task in pre_gen.METRICS_BY_TASK
+        for metric in pre_gen.METRICS
+        if pre_gen.check_answers({**DEFAULT_ANSWERS, "task": task, "primary_metric": metric})
+    ]
+    assert refused == EXCLUDED
+
+
+@pytest.mark.parametrize(("task", "metrics"), list(pre_gen.METRICS_BY_TASK.items()))
+def test_a_metric_of_the_other_task_is_refused_naming_both(task, metrics):
+    for metric in pre_gen.METRICS:
+        problems = pre_gen.check_answers({**DEFAULT_ANSWERS, "task": task, "primary_metric": metric})
+        if metric in metrics:
+            assert problems == []
+        else:
+            assert problems == [
+                f"primary_metric={metric!r} does not fit task={task!r}; a {task} model is gated on one of "
+                f"{', '.join(metrics)}, for example primary_metric={metrics[0]!r}"
+            ]
 
 
 @pytest.mark.parametrize("sha", ["0123456789abcdef0123456789abcdef01234567"])

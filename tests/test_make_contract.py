@@ -10,7 +10,9 @@ forged gate report) are the generated project's own tests.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -71,6 +73,39 @@ def test_install_validate_train_gate_promote_then_identical_retrain_is_rejected(
     assert refused.returncode != 0
     assert "reject" in refused.stderr
     assert _aliases(pipeline_env) == {"champion": "1"}
+
+
+def test_a_regression_render_promotes_over_the_naive_baseline_exports_and_serves_numbers(
+    tmp_path: Path, pipeline_env: dict[str, str]
+):
+    """`task=regression`: the shipped penguins' body mass, end to end through `make`."""
+    project = render(tmp_path, task="regression")
+    make(project, "install", env=pipeline_env)
+    exported = make(project, "validate", "train", "gate", "promote", "export", env=pipeline_env)
+    gate = read_report(project, "gate.json")
+    assert (gate["decision"], gate["baseline_kind"], gate["metric"]) == ("promote", "naive", "rmse")
+    assert gate["candidate_value"] <= gate["required_value"] < gate["baseline_value"]
+    parity = re.search(r"prediction difference\| / target std = (\S+)", exported.stdout)
+    assert parity and float(parity.group(1)) <= 1e-5, exported.stdout
+    served = run(
+        [PYTHON, "-c", SERVE_ONE.format(package=DEFAULT_PACKAGE)], cwd=project, env=pipeline_env
+    ).stdout.strip()
+    predictions = json.loads(served)["predictions"]
+    assert len(predictions) == 3 and all(isinstance(value, float) and 2000 < value < 7000 for value in predictions)
+
+
+# POST three shipped rows to the exported model's /predict: the app for real, on loopback.
+SERVE_ONE = """
+import json, pandas
+from {package}.paths import MODEL_DIR
+from {package}.serving.app import create_app
+from tests.helpers import call, running
+rows = pandas.read_csv("data/penguins.csv").drop(columns=["body_mass_g"]).head(3).to_dict(orient="records")
+with running(create_app(MODEL_DIR, None)) as url:
+    status, body = call(url + "/predict", rows)
+assert status == 200, body
+print(body)
+"""
 
 
 def test_bad_data_stops_validation_and_training(tmp_path: Path, pipeline_env: dict[str, str]):

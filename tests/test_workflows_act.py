@@ -163,6 +163,24 @@ def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
     assert result.standin_calls("marocchino/sticky-pull-request-comment") == []
 
 
+def test_push_of_a_regression_render_runs_the_same_graph_and_promotes(tmp_path, empty_registry):
+    """A `task=regression` render: ci.yml's whole job graph, unchanged in shape, gates its first
+    model on rmse against the naive mean predictor and promotes it."""
+    path = render(tmp_path / "project", task="regression")
+    sha = git_init(path, REPOSITORY)
+    registry = fresh_registry(empty_registry, tmp_path)
+    result = runner(path, tmp_path).run(
+        "push", push_event(REPOSITORY, sha), secrets=registry.promote_secrets(), variables=CPU_RUNNER
+    )
+    assert_jobs(result, dict.fromkeys(ALL_JOBS, "success"))
+    assert result.returncode == 0, result.describe()
+    gate = result.outputs("gate/gate")
+    assert (gate["decision"], gate["merge"]) == ("promote", "pass")
+    assert "rmse" in result.summary("gate/gate")
+    assert result.outputs("promote/promote")["promoted"] == "true"
+    assert (registry.champion(), registry.candidate_versions()) == ("1", ["1"])
+
+
 def test_push_with_a_lint_error_fails_the_lint_job_naming_the_file(tmp_path, project):
     """Scenario (f): lint.yml on a push whose commit adds a badly formatted module: the job fails
     and its log names the file (pre-commit's diff)."""

@@ -36,13 +36,13 @@ import torch
 from bench_validation import synthetic
 
 from << cookiecutter.package >>.config import Params, load_params
-from << cookiecutter.package >>.data import features_of, read_table
-from << cookiecutter.package >>.metrics import METRICS
+from << cookiecutter.package >>.data import class_names, features_of, label_indices, read_table
+from << cookiecutter.package >>.metrics import METRICS, task_metrics
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.promotion.bootstrap import paired_bootstrap
 from << cookiecutter.package >>.promotion.evaluation import Stopwatch, score_eval_set
-from << cookiecutter.package >>.training.model import ModelBundle, build_bundle
+from << cookiecutter.package >>.training.model import ModelBundle, build_bundle, target_scale
 
 EVAL_FRACTION = 0.9
 WRITE_ROWS = 1_000_000  # rows generated and written at a time (one row group each)
@@ -60,14 +60,17 @@ def write_table(params: Params, eval_rows: int, path: Path) -> int:
 
 
 def models(params: Params) -> tuple[ModelBundle, ModelBundle]:
-    """Candidate and champion: two differently seeded networks of the configured architecture."""
+    """Candidate and champion: two differently seeded networks of the configured architecture and task."""
     sample = synthetic(read_table(params.data.path), 10_000)
     preprocessor = Preprocessor.fit(features_of(sample, params.data))
-    classes = sorted(sample[params.data.target].astype(str).unique())
+    task = params.data.task
+    classes = class_names(sample, params.data)
+    labels = label_indices(sample[params.data.target], params.data, classes)
+    target = target_scale(labels) if task == "regression" else None
     bundles = []
     for seed in (1, 2):
         torch.manual_seed(seed)
-        bundles.append(build_bundle(preprocessor, classes, params.model))
+        bundles.append(build_bundle(preprocessor, classes, params.model, task, target))
     return bundles[0], bundles[1]
 
 
@@ -78,11 +81,12 @@ def measure(params: Params, path: Path) -> dict:
     stopwatch = Stopwatch()
     scored = score_eval_set(data, candidate, champion, stopwatch)
     with stopwatch.phase("values"):  # both models' value of every metric
-        for metric in METRICS.values():
+        for metric in (METRICS[name] for name in task_metrics(params.data.task)):
             metric.compute(scored.labels, scored.candidate_proba)
             metric.compute(scored.labels, scored.baseline_proba)
     bootstrap, settings = {}, params.gate
-    for name, metric in METRICS.items():
+    for name in task_metrics(params.data.task):
+        metric = METRICS[name]
         started = time.perf_counter()
         paired_bootstrap(
             metric, scored.labels, scored.candidate_proba, scored.baseline_proba,
@@ -112,11 +116,12 @@ def run_size(params_path: Path, params: Params, eval_rows: int, workdir: Path) -
 def print_table(results: list[dict]) -> None:
     phases = {"read": 7, "score_candidate": 7, "score_baseline": 7, "values": 8}  # column widths
     print(f"{'eval rows':>10} {'read s':>7} {'cand s':>7} {'champ s':>7} {'values s':>8} ", end="")
-    print(" ".join(f"{'bs ' + name[:8]:>11}" for name in METRICS), f"{'gate s':>7} {'peak RSS':>9} {'load':>5}")
+    names = list(results[0]["bootstrap_seconds"])  # the metrics of the task
+    print(" ".join(f"{'bs ' + name[:8]:>11}" for name in names), f"{'gate s':>7} {'peak RSS':>9} {'load':>5}")
     for result in results:
         seconds, bootstrap = result["seconds"], result["bootstrap_seconds"]
         cells = [f"{seconds[name]:{width}.2f}" for name, width in phases.items()]
-        cells += [f"{bootstrap[name]:11.3f}" for name in METRICS]
+        cells += [f"{bootstrap[name]:11.3f}" for name in names]
         line = f"{result['eval_rows']:>10,} " + " ".join(cells)
         total = sum(seconds[phase] for phase in phases) + max(bootstrap.values())
         print(line + f" {total:7.1f} {result['peak_rss_mib']:>5} MiB {result['load_average']:5.1f}")

@@ -15,14 +15,22 @@ from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.serving.app import create_app
 from << cookiecutter.package >>.training.model import ModelBundle, build_bundle
-from tests.helpers import METADATA, PROJECT_ROOT, running
+from tests.helpers import METADATA, PROJECT_ROOT, as_task, running
 
 
 @pytest.fixture
 def params(monkeypatch: pytest.MonkeyPatch) -> Params:
-    """params.yaml as committed, with relative paths resolved from the project root."""
+    """params.yaml as committed, set up for classification (the `regression` fixture is the other
+    task), with relative paths resolved from the project root."""
     monkeypatch.chdir(PROJECT_ROOT)
-    return load_params(PROJECT_ROOT / "params.yaml", environ={})
+    return as_task(load_params(PROJECT_ROOT / "params.yaml", environ={}), "classification")
+
+
+@pytest.fixture
+def regression(monkeypatch: pytest.MonkeyPatch) -> Params:
+    """params.yaml as committed, set up for regression of the body mass."""
+    monkeypatch.chdir(PROJECT_ROOT)
+    return as_task(load_params(PROJECT_ROOT / "params.yaml", environ={}), "regression")
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +39,7 @@ def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
 
 
-@pytest.fixture
-def quick(params: Params, tmp_path: Path, tracking_uri: str, request: pytest.FixtureRequest) -> Params:
-    """Fast settings, models of this test's own, private checkpoints (Data Docs still land in gx/uncommitted/)."""
-    name = request.node.name[:60]
+def _quick(params: Params, tmp_path: Path, tracking_uri: str, name: str) -> Params:
     return params.model_copy(
         update={
             "train": params.train.model_copy(update={"epochs": 8, "checkpoint_dir": tmp_path / "checkpoints"}),
@@ -45,6 +50,18 @@ def quick(params: Params, tmp_path: Path, tracking_uri: str, request: pytest.Fix
 
 
 @pytest.fixture
+def quick(params: Params, tmp_path: Path, tracking_uri: str, request: pytest.FixtureRequest) -> Params:
+    """Fast settings, models of this test's own, private checkpoints (Data Docs still land in gx/uncommitted/)."""
+    return _quick(params, tmp_path, tracking_uri, request.node.name[:60])
+
+
+@pytest.fixture
+def quick_regression(regression: Params, tmp_path: Path, tracking_uri: str, request: pytest.FixtureRequest) -> Params:
+    """`quick` for regression of the body mass."""
+    return _quick(regression, tmp_path, tracking_uri, request.node.name[:60])
+
+
+@pytest.fixture
 def reports(tmp_path: Path) -> Reports:
     return Reports(tmp_path / "reports")
 
@@ -52,7 +69,7 @@ def reports(tmp_path: Path) -> Reports:
 @pytest.fixture(scope="session")
 def features() -> pd.DataFrame:
     """The shipped data's features, as the model sees them."""
-    params = load_params(PROJECT_ROOT / "params.yaml", environ={})
+    params = as_task(load_params(PROJECT_ROOT / "params.yaml", environ={}), "classification")
     frame = read_table(PROJECT_ROOT / params.data.path)
     return to_dataset(frame, params.data, class_names(frame, params.data)).features
 

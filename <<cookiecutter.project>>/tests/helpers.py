@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from << cookiecutter.package >>.config import Params
+from << cookiecutter.package >>.metrics import task_metrics
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 METADATA = {"model_name": "test-model", "model_version": "7", "run_id": "abc"}  # of the test export
@@ -100,3 +101,16 @@ def loaded_after_import(*modules: str) -> set[str]:
 def with_settings(params: Params, section: str, **values: object) -> Params:
     """`params` with some keys of one section replaced."""
     return params.model_copy(update={section: getattr(params, section).model_copy(update=values)})
+
+
+# The shipped data's target for each task: the species, or the body mass (a number).
+TARGETS = {"classification": "species", "regression": "body_mass_g"}
+
+
+def as_task(params: Params, task: str) -> Params:
+    """`params` set up for `task` on the shipped data: its target, and the rendered gate metric
+    where it fits the task (else the task's default), so the tests of both tasks run in every
+    project, whichever task params.yaml names."""
+    metric = params.gate.metric if params.gate.metric in task_metrics(task) else task_metrics(task)[0]
+    params = with_settings(params, "data", task=task, target=TARGETS[task])
+    return with_settings(params, "gate", metric=metric)

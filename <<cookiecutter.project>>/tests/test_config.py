@@ -35,6 +35,15 @@ def test_unknown_metric_lists_the_choices(tmp_path):
         load_params(PARAMS, environ={"GATE_METRIC": "auc"})
 
 
+def test_a_metric_of_the_other_task_is_refused_naming_both():
+    task = load_params(PARAMS, environ={}).data.task
+    other, fitting = ("rmse", "accuracy, balanced") if task == "classification" else ("accuracy", "rmse, mae, r2")
+    expected = rf"  - gate\.metric '{other}' does not fit data\.task '{task}'; .*{fitting}"
+    with pytest.raises(ConfigError, match=expected) as error:
+        load_params(PARAMS, environ={"GATE_METRIC": other})
+    assert "got {" not in str(error.value)  # the message, not a dump of every section
+
+
 @pytest.mark.parametrize("margin", ["0", "-0.01"])
 def test_gate_margin_must_be_positive(margin):
     """A zero margin would promote a candidate that merely ties the champion."""

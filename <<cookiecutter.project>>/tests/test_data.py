@@ -12,6 +12,7 @@ from << cookiecutter.package >>.data import (
     eval_mask,
     frame_sha256,
     iter_table,
+    label_indices,
     read_table,
     split,
     split_problems,
@@ -124,9 +125,24 @@ def test_a_continuous_target_is_refused_naming_column_and_count(params):
     (problem,) = target_problems(frame, settings)
     distinct = frame["progression"].nunique()
     assert problem.critical and "'progression'" in problem.message and f"{distinct} distinct" in problem.message
-    assert "regression" in problem.message
+    assert "use `task: regression`" in problem.message
     with pytest.raises(DataError, match="continuous quantity"):
         class_names(frame, settings)
+    regression = settings.model_copy(update={"task": "regression"})
+    assert target_problems(frame, regression) == []  # the same column is a fine regression target
+    assert class_names(frame, regression) == []
+    np.testing.assert_array_equal(label_indices(frame["progression"], regression, []), frame["progression"])
+
+
+def test_a_regression_target_must_be_a_varying_number(regression):
+    frame = read_table(regression.data.path)
+    assert target_problems(frame, regression.data) == []
+    (problem,) = target_problems(frame, regression.data.model_copy(update={"target": "species"}))
+    assert problem.critical and "'species'" in problem.message and "not numeric" in problem.message
+    (problem,) = target_problems(frame.assign(body_mass_g=4000), regression.data)
+    assert problem.critical and "constant" in problem.message
+    train, evaluation = split(frame, regression.data)
+    assert split_problems(train, evaluation, regression.data) == []  # no classes to lose in the split
 
 
 def test_more_classes_than_max_classes_is_refused_and_the_setting_named(params):

@@ -1,17 +1,24 @@
-"""validate -> train -> gate -> promote on the shipped data, in process, with real GX, torch and MLflow."""
+"""validate -> train -> gate -> promote on the shipped data, in process, with real GX, torch and
+MLflow; for regression also export and serve, and the same on another numeric table."""
 
 import json
+import shutil
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from << cookiecutter.package >>.data import read_table
+from << cookiecutter.package >>.data import features_of, read_table
+from << cookiecutter.package >>.packaging.export import export_model
 from << cookiecutter.package >>.promotion.gate import run_gate
 from << cookiecutter.package >>.promotion.promote import PromotionRefused, promote, rollback
-from << cookiecutter.package >>.promotion.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version
+from << cookiecutter.package >>.promotion.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version, fetch_model
+from << cookiecutter.package >>.serving.runtime import ServedModel
 from << cookiecutter.package >>.tracking import connect
 from << cookiecutter.package >>.training.train import TrainingError, train
 from << cookiecutter.package >>.validation.report import run_validation
-from tests.helpers import with_settings
+from << cookiecutter.package >>.validation.suite import build_suite
+from tests.helpers import PROJECT_ROOT, as_task, records, with_settings
 
 
 def _champion(params) -> str | None:
@@ -116,3 +123,57 @@ def test_promotion_needs_a_passing_gate_for_that_version(quick, reports):
     with pytest.raises(PromotionRefused, match="not a gate report"):
         promote(quick, reports)
     assert _champion(quick) is None
+
+
+def test_regression_promotes_over_the_naive_mean_then_exports_and_serves_numbers(quick_regression, reports, tmp_path):
+    params = quick_regression
+    assert run_validation(params, reports)
+    first = train(params, reports)
+    decision = run_gate(params, reports)
+    assert (decision.decision, decision.baseline_kind) == ("promote", "naive")
+    gated = json.loads(reports.gate.read_text())
+    assert gated["metric"] == params.gate.metric in {"rmse", "mae", "r2"}
+    assert gated["ci_low"] > 0  # clearly better than predicting the training mean
+    production = promote(params, reports)
+
+    export_model(params, directory=tmp_path / "model")  # refuses unless ONNX matches torch within 1e-5 std
+    served = ServedModel.load(tmp_path / "model")
+    assert (served.task, served.metadata["model_version"]) == ("regression", production)
+    features = features_of(read_table(params.data.path), params.data)
+    result = served.predict_columns(served.columns(records(features, 20)))
+    assert all(isinstance(value, float) for value in result["predictions"])
+    bundle = fetch_model(connect(params), params.model.candidates, first.model_version).bundle
+    torch_grams = bundle.predict_outputs(features.head(20))[:, 0]
+    assert np.abs(np.asarray(result["predictions"]) - torch_grams).max() <= 1e-5 * bundle.target[1]
+    assert 2500 < min(result["predictions"]) and max(result["predictions"]) < 6500  # grams, not standard units
+
+
+def _friedman(rows: int, seed: int) -> pd.DataFrame:
+    """Friedman's regression benchmark #1: five uniform inputs, a non-linear target and noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, (rows, 5))
+    y = 10 * np.sin(np.pi * x[:, 0] * x[:, 1]) + 20 * (x[:, 2] - 0.5) ** 2 + 10 * x[:, 3] + 5 * x[:, 4]
+    return pd.DataFrame(x, columns=[f"x{index}" for index in range(5)]).assign(y=y + rng.normal(0, 1, rows))
+
+
+def test_another_numeric_table_needs_only_data_path_and_target(quick_regression, reports, tmp_path, monkeypatch):
+    """Swap the data: the same project, with only data.path and data.target changed, builds its
+    suite, validates, trains and gates on another table; the first model beats the naive mean."""
+    shutil.copytree(PROJECT_ROOT / "gx", tmp_path / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+    monkeypatch.chdir(tmp_path)  # the new suite and its Data Docs stay out of the checkout
+    _friedman(600, seed=0).to_csv(tmp_path / "friedman.csv", index=False)
+    swapped = with_settings(quick_regression, "data", path=tmp_path / "friedman.csv", target="y")
+    build_suite(swapped)
+    assert run_validation(swapped, reports)
+    train(swapped, reports)
+    decision = run_gate(swapped, reports)
+    assert (decision.decision, decision.baseline_kind) == ("promote", "naive"), decision.reason
+
+
+def test_the_gate_fails_closed_on_a_model_of_the_other_task(quick, reports):
+    """params.yaml switched to regression after a classifier was trained: an error, not a score."""
+    assert run_validation(quick, reports)
+    train(quick, reports)
+    decision = run_gate(as_task(quick, "regression"), reports)
+    assert (decision.decision, decision.exit_code) == ("error", 2)
+    assert "candidate is a classification model, but data.task is 'regression'" in decision.reason

@@ -23,8 +23,12 @@ def render(output_dir: Path, **answers: str) -> Path:
 # --- the option matrix -------------------------------------------------------------------
 # Every choice variable of cookiecutter.json, and the free-text answers whose variations change
 # what is rendered (the workflows above all). The first value of each is the default.
+# A choice whose first option is rendered from another answer (primary_metric's default follows
+# the task) is a default only: the literal options after it are the values.
 CHOICES: dict[str, list[str]] = {
-    name: values for name, values in COOKIECUTTER_JSON.items() if isinstance(values, list) and not name.startswith("_")
+    name: [value for value in values if "<<" not in value]
+    for name, values in COOKIECUTTER_JSON.items()
+    if isinstance(values, list) and not name.startswith("_")
 }
 VARIANTS: dict[str, list[str]] = {
     "gpu_runner_labels": [
@@ -39,8 +43,18 @@ VARIANTS: dict[str, list[str]] = {
     "staging_environment": [COOKIECUTTER_JSON["staging_environment"], "pre-prod"],
 }
 # Combinations no row may hold, each a partial set of answers, for a choice whose values depend
-# on another's (e.g. {"python_version": "3.11", "some_choice": "needs-3.12"}). None today.
-EXCLUDED: list[dict[str, str]] = []
+# on another's: a gate metric of the other task.
+# The hook's table (tests/test_hooks.py checks they are equal; support.hooks imports this module).
+METRICS_BY_TASK = {
+    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
+EXCLUDED: list[dict[str, str]] = [
+    {"task": task, "primary_metric": metric}
+    for task, metrics in METRICS_BY_TASK.items()
+    for metric in CHOICES["primary_metric"]
+    if metric not in metrics
+]
 
 
 def _holds_none(answers: Mapping[str, str], excluded: Sequence[Mapping[str, str]]) -> bool:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from << cookiecutter.package >>.metrics import METRICS
+from << cookiecutter.package >>.metrics import METRICS, task_metrics
 from << cookiecutter.package >>.paths import PREDICTION_LOG
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -44,6 +44,8 @@ class _Section(BaseModel):
 class DataParams(_Section):
     path: Path
     target: str = Field(min_length=1)
+    # classification: the target holds classes; regression: a number to predict
+    task: Literal["classification", "regression"] = "classification"
     features: list[str] | None = None
     eval_fraction: Fraction = 0.2
     split_seed: int = 42
@@ -129,6 +131,16 @@ class Params(_Section):
     drift: DriftParams = DriftParams()
     mlflow: MlflowParams
 
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> Params:
+        fitting = task_metrics(self.data.task)
+        if self.gate.metric not in fitting:
+            raise ValueError(
+                f"gate.metric {self.gate.metric!r} does not fit data.task {self.data.task!r}; "
+                f"choose one of {', '.join(fitting)}"
+            )
+        return self
+
 
 def _apply_env_overrides(raw: dict, environ: dict[str, str]) -> dict:
     for variable, (section, key) in ENV_OVERRIDES.items():
@@ -143,6 +155,8 @@ def _describe(error: ValidationError, source: Path) -> str:
         where = ".".join(str(part) for part in item["loc"])
         if item["type"] == "extra_forbidden":
             lines.append(f"  - {where}: unknown key (typo? remove it or check the spelling)")
+        elif not where:  # a rule across sections (the gate metric and the task): its message names the keys
+            lines.append(f"  - {item['ctx']['error']}")
         else:
             lines.append(f"  - {where}: {item['msg']} (got {item.get('input')!r})")
     return "\n".join(lines)

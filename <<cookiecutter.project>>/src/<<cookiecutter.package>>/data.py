@@ -39,8 +39,8 @@ class TargetProblem:
 @dataclass(frozen=True)
 class Dataset:
     features: pd.DataFrame
-    labels: np.ndarray  # int class indices into `classes`
-    classes: list[str]
+    labels: np.ndarray  # int class indices into `classes`; for regression the float target values
+    classes: list[str]  # empty for regression
 
 
 def _usable_file(path: Path) -> Path:
@@ -206,6 +206,12 @@ def features_of(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
 
 
 def label_indices(target: pd.Series, params: DataParams, classes: list[str]) -> np.ndarray:
+    """Class indices; for regression the target values as float64 (a non-number is an error)."""
+    if params.task == "regression":
+        values = pd.to_numeric(target, errors="coerce")
+        if values.isna().any() or not np.isfinite(values.to_numpy(np.float64)).all():
+            raise DataError(f"target column {params.target!r} holds values that are not finite numbers")
+        return values.to_numpy(np.float64)
     labels = target.astype(str)
     unknown = sorted(set(labels.unique()) - set(classes))
     if unknown:
@@ -218,8 +224,9 @@ def _examples(values: pd.Series) -> str:
 
 
 def target_problems(frame: pd.DataFrame, params: DataParams) -> list[TargetProblem]:
-    """What stops the target column from being learned as classes, before any training: missing
-    labels, a continuous quantity, too many classes, a single class. Each names the column."""
+    """What stops the target column from being learned as the task says, before any training:
+    missing labels, a continuous quantity, too many classes, a single class; for regression a
+    column that is not numeric or is constant. Each names the column."""
     target = params.target
     if target not in frame.columns:
         return [TargetProblem(f"target column {target!r} is not in the data (columns: {', '.join(frame.columns)})")]
@@ -234,12 +241,15 @@ def target_problems(frame: pd.DataFrame, params: DataParams) -> list[TargetProbl
         ]
     distinct = int(values.nunique())
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if params.task == "regression":
+        return _regression_target_problems(values, target, numeric, distinct)
     if numeric and distinct > CONTINUOUS_DISTINCT and bool((values % 1 != 0).any()):
         return [
             TargetProblem(
                 f"target column {target!r} holds {distinct} distinct numbers ({_examples(values)}, ...): a "
                 "continuous quantity, not a set of classes, which a classification model cannot learn; "
-                "predict it with a regression model, or point data.target at a column of classes"
+                "to predict the number, use `task: regression` (data.task in params.yaml), or point "
+                "data.target at a column of classes"
             )
         ]
     if distinct > params.max_classes:
@@ -247,7 +257,7 @@ def target_problems(frame: pd.DataFrame, params: DataParams) -> list[TargetProbl
             TargetProblem(
                 f"target column {target!r} has {distinct} distinct values, more classes than data.max_classes "
                 f"({params.max_classes}): if they are classes, raise data.max_classes in params.yaml; if the "
-                "column is a quantity, it needs a regression model"
+                "column is a quantity, use `task: regression` (data.task in params.yaml)"
             )
         ]
     if distinct < 2:
@@ -255,10 +265,29 @@ def target_problems(frame: pd.DataFrame, params: DataParams) -> list[TargetProbl
     return []
 
 
+def _regression_target_problems(values: pd.Series, target: str, numeric: bool, distinct: int) -> list[TargetProblem]:
+    if not numeric:
+        return [
+            TargetProblem(
+                f"target column {target!r} is not numeric ({values.dtype}: {_examples(values)}, ...): a "
+                "regression model predicts a number; point data.target at a numeric column, or use "
+                "`task: classification` (data.task in params.yaml) if the column holds classes"
+            )
+        ]
+    if not np.isfinite(values.to_numpy(np.float64)).all():
+        return [TargetProblem(f"target column {target!r} holds infinite values: drop or fix those rows")]
+    if distinct < 2:
+        return [TargetProblem(f"target column {target!r} is constant ({_examples(values)}): nothing to learn")]
+    return []
+
+
 def split_problems(train: pd.DataFrame, evaluation: pd.DataFrame, params: DataParams) -> list[TargetProblem]:
     """Classes the frozen split leaves on one side: one only in evaluation can never be learned
-    (critical); one absent from evaluation is never measured by the gate (a warning)."""
+    (critical); one absent from evaluation is never measured by the gate (a warning). A
+    regression target has no classes to lose."""
     target = params.target
+    if params.task == "regression":
+        return []
     train_classes, eval_classes = set(train[target].astype(str)), set(evaluation[target].astype(str))
     problems = []
     if only_eval := sorted(eval_classes - train_classes):
@@ -288,6 +317,8 @@ def raise_critical(problems: list[TargetProblem]) -> None:
 
 
 def class_names(frame: pd.DataFrame, params: DataParams) -> list[str]:
-    """The classes of the target column, once it is known to be a learnable set of classes."""
+    """The classes of the target column, once it is known to be learnable; none for regression."""
     raise_critical(target_problems(frame, params))
+    if params.task == "regression":
+        return []
     return sorted(frame[params.target].astype(str).unique())

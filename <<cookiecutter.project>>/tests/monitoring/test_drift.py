@@ -66,3 +66,26 @@ def test_too_small_a_sample_gives_no_verdict(params, tmp_path):
     _sample(params, rows=10).to_csv(path, index=False)
     with pytest.raises(DataError, match="at least 100"):
         run_drift(params, Reports(tmp_path), path)
+
+
+def _prediction_drift(reports_dir) -> dict:
+    features = json.loads((reports_dir / "drift.json").read_text())["features"]
+    (found,) = [item for item in features if item["column"] == "prediction"]
+    return found
+
+
+def test_regression_predictions_drift_as_numbers(regression, tmp_path):
+    """A regression model's predictions are compared with the training target's distribution
+    (PSI and KS, like a numeric feature); shifted predictions are drift, named `prediction`."""
+    sample = _sample(regression)
+    path = tmp_path / "recent.csv"
+    sample.to_csv(path, index=False)
+    assert run_drift(regression, Reports(tmp_path), path) is False
+    prediction = _prediction_drift(tmp_path)
+    assert prediction["kind"] == "prediction" and prediction["ks"] is not None and not prediction["drifted"]
+
+    sample["prediction"] = sample["prediction"] * 1.2
+    sample.to_csv(path, index=False)
+    assert run_drift(regression, Reports(tmp_path), path) is True
+    prediction = _prediction_drift(tmp_path)
+    assert prediction["drifted"] and prediction["ks"] > regression.drift.ks_threshold

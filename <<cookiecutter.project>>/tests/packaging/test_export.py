@@ -11,4 +11,4 @@ def test_onnx_export_predicts_what_torch_predicts(bundle, exported, features):
     print(f"ONNX Runtime vs torch on {len(features)} rows: max |probability difference| = {difference:.2e}")
     assert difference <= PARITY_TOLERANCE
     metadata = json.loads((exported / "metadata.json").read_text())
-    assert metadata == {**METADATA, "classes": bundle.classes}
+    assert metadata == {**METADATA, "task": "classification", "classes": bundle.classes}

@@ -57,16 +57,20 @@ def test_identical_models_give_a_zero_interval(name):
     assert paired_bootstrap(METRICS[name], labels, good, good, 200, 0.95, seed=0) == Interval(0.0, 0.0)
 
 
-@pytest.mark.parametrize(
-    ("name", "rows", "weak_skill"),
-    # 300 rows: every (true, champion, candidate) cell of 5 classes occurs; 5,000 rows: bins of the
-    # per-row difference hold several rows each, so the binning is what is compared
-    [*((name, 300, 0.25) for name in sorted(METRICS)), ("log_loss", 5_000, 0.3)],
-)
-def test_matches_resampling_the_rows_within_monte_carlo_error(name, rows, weak_skill):
-    # a close contest, so the interval straddles 0
-    labels, good, weak = _predictions(3, n=rows, classes=5, skill=0.3, weak_skill=weak_skill)
-    metric = METRICS[name]
+CLASSIFICATION = sorted(name for name, metric in METRICS.items() if metric.task == "classification")
+REGRESSION = sorted(name for name, metric in METRICS.items() if metric.task == "regression")
+
+
+def _regression_predictions(seed: int, n: int):
+    """A target in grams and two models of it, the candidate slightly better: a close contest."""
+    rng = np.random.default_rng(seed)
+    target = rng.normal(4200, 800, n)
+    good = target + rng.normal(0, 300, n) + rng.standard_t(3, n) * 40
+    weak = target + rng.normal(0, 310, n)
+    return target, good[:, None], weak[:, None]
+
+
+def _assert_matches_resampling_rows(metric: Metric, labels, good, weak):
     seeds = range(6)
     reference = np.array([_row_bootstrap(metric, labels, good, weak, SAMPLES, 0.95, seed) for seed in seeds])
     counted = np.array([astuple(paired_bootstrap(metric, labels, good, weak, SAMPLES, 0.95, seed)) for seed in seeds])
@@ -78,3 +82,22 @@ def test_matches_resampling_the_rows_within_monte_carlo_error(name, rows, weak_s
     assert np.all(4 * error < 0.1 * width)  # the tolerance is small against what it tests
     low, high = counted.mean(axis=0)
     assert low < 0 < high
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "weak_skill"),
+    # 300 rows: every (true, champion, candidate) cell of 5 classes occurs; 5,000 rows: bins of the
+    # per-row difference hold several rows each, so the binning is what is compared
+    [*((name, 300, 0.25) for name in CLASSIFICATION), ("log_loss", 5_000, 0.3)],
+)
+def test_matches_resampling_the_rows_within_monte_carlo_error(name, rows, weak_skill):
+    # a close contest, so the interval straddles 0
+    labels, good, weak = _predictions(3, n=rows, classes=5, skill=0.3, weak_skill=weak_skill)
+    _assert_matches_resampling_rows(METRICS[name], labels, good, weak)
+
+
+# rmse and r2 are recomputed from resampled sums; with 5,000 rows the bins of the linearised
+# per-row difference hold several rows each, so the binning is what is compared
+@pytest.mark.parametrize(("name", "rows"), [*((name, 300) for name in REGRESSION), ("rmse", 5_000), ("r2", 5_000)])
+def test_regression_metrics_match_resampling_the_rows(name, rows):
+    _assert_matches_resampling_rows(METRICS[name], *_regression_predictions(4, rows))

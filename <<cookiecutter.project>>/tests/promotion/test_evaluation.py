@@ -39,7 +39,7 @@ def test_batches_score_as_the_whole_set_does(parquet_params, bundle, batch_rows)
     scored = score_eval_set(parquet_params, reordered, champion, stopwatch, batch_rows=batch_rows)
     assert (scored.classes, scored.rows_read, scored.eval_hash) == (classes, len(frame), frame_sha256(eval_frame))
     np.testing.assert_array_equal(scored.labels, evaluation.labels)
-    expected = bundle.predict_proba(evaluation.features)
+    expected = bundle.predict_outputs(evaluation.features)
     np.testing.assert_allclose(scored.baseline_proba, expected, rtol=1e-6)
     # columns follow `classes`, whatever order the model keeps them in
     np.testing.assert_allclose(scored.candidate_proba, expected[:, ::-1], rtol=1e-6)
@@ -65,5 +65,5 @@ def test_a_champion_with_its_own_preprocessor_is_scored_through_it(parquet_param
     assert refitted != bundle.preprocessor
     champion = ModelBundle(refitted, bundle.network, bundle.classes, bundle.architecture)
     scored = score_eval_set(parquet_params, bundle, champion, Stopwatch(), batch_rows=50)
-    np.testing.assert_allclose(scored.baseline_proba, champion.predict_proba(evaluation.features), rtol=1e-6)
-    np.testing.assert_allclose(scored.candidate_proba, bundle.predict_proba(evaluation.features), rtol=1e-6)
+    np.testing.assert_allclose(scored.baseline_proba, champion.predict_outputs(evaluation.features), rtol=1e-6)
+    np.testing.assert_allclose(scored.candidate_proba, bundle.predict_outputs(evaluation.features), rtol=1e-6)

@@ -5,10 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from << cookiecutter.package >>.config import Params
+from << cookiecutter.package >>.data import features_of, read_table
 from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, PredictionLog
+from << cookiecutter.package >>.packaging.export import export_bundle
+from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.serving import app as server_module
 from << cookiecutter.package >>.serving.app import RequestLimits, create_app
-from tests.helpers import call, records, running, send_raw
+from << cookiecutter.package >>.training.model import build_bundle
+from tests.helpers import METADATA, call, records, running, send_raw
 
 
 def test_server_predicts_checks_input_and_counts(server, features):
@@ -108,3 +113,21 @@ def test_the_entry_point_takes_its_limits_from_the_environment(monkeypatch: pyte
     assert started["timeout_keep_alive"] == 3
     assert started["h11_max_incomplete_event_size"] == 4096
     assert started["http"] == "h11"  # httptools does not bound the headers
+
+
+def test_a_regression_model_answers_numbers_in_target_units(regression: Params, tmp_path: Path):
+    features = features_of(read_table(regression.data.path), regression.data)
+    bundle = build_bundle(Preprocessor.fit(features), [], regression.model, "regression", (4200.0, 800.0))
+    log_path = tmp_path / "predictions.jsonl"
+    with running(create_app(export_bundle(bundle, tmp_path / "model", METADATA), PredictionLog(log_path))) as url:
+        status, body = call(f"{url}/predict", records(features, 4))
+        metrics = call(f"{url}/metrics")[1]
+    assert status == 200, body
+    assert 'model_predictions_total{predicted_class="number"} 4.0' in metrics  # the no-predictions alert's count
+    result = json.loads(body)
+    assert set(result) == {"model_name", "model_version", "predictions"}
+    assert all(isinstance(value, float) for value in result["predictions"])
+    expected = bundle.predict_outputs(features.head(4))[:, 0]
+    assert result["predictions"] == pytest.approx(expected.tolist(), rel=1e-5)
+    logged = [json.loads(line)["prediction"] for line in log_path.read_text().splitlines()]
+    assert logged == pytest.approx(result["predictions"])

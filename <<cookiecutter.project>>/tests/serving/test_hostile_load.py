@@ -4,13 +4,13 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from tests.helpers import PROJECT_ROOT
 
 
-def test_hostile_clients_are_refused_and_the_server_stays_healthy(exported: Path):
-    command = [sys.executable, "scripts/bench_hostile.py", "--seconds", "3", "--model-dir", str(exported), "--json"]
+def test_hostile_clients_are_refused_and_the_server_stays_healthy():
+    # No --model-dir: the bench exports an untrained network of the project's task itself
+    command = [sys.executable, "scripts/bench_hostile.py", "--seconds", "3", "--json"]
     command += ["--max-p99-ms", "inf", "--max-rss-mb", "inf"]  # timings are the benchmark's business
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,7 @@ def test_served_model_treats_null_as_missing_like_torch(exported, features, bund
     payload = records(frame, 20)
     assert payload[0][numeric] is None and payload[1][categorical] is None
     result = model.predict_columns(model.columns({"dataframe_records": payload}))
-    expected = bundle.predict_proba(frame)
+    expected = bundle.predict_outputs(frame)
     np.testing.assert_allclose(result["probabilities"], expected, atol=PARITY_TOLERANCE)
     assert result["predictions"] == [bundle.classes[index] for index in expected.argmax(axis=1)]
 

@@ -35,8 +35,8 @@ def test_a_saved_network_loads_as_data_and_its_onnx_export_matches_it(kind, para
     bundle.save(tmp_path / "bundle")
     restored = ModelBundle.load(tmp_path / "bundle")
     assert type(restored.network) is type(bundle.network)
-    np.testing.assert_allclose(restored.predict_proba(features), bundle.predict_proba(features), rtol=1e-6)
-    np.testing.assert_allclose(restored.predict_proba(features).sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(restored.predict_outputs(features), bundle.predict_outputs(features), rtol=1e-6)
+    np.testing.assert_allclose(restored.predict_outputs(features).sum(axis=1), 1, rtol=1e-5)
     exported = export_bundle(restored, tmp_path / "model", METADATA)
     assert parity(restored, exported, features) < 1e-5
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from << cookiecutter.package >>.config import Params, load_params
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT, as_task
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def project(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="module")
 def params(workspace: Path) -> Params:
-    return load_params(workspace / "params.yaml", environ={})
+    return as_task(load_params(workspace / "params.yaml", environ={}), "classification")
 
 
 @pytest.fixture(scope="module")

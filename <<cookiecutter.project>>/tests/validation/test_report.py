@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 
 from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.tracking import connect
 from << cookiecutter.package >>.training.train import TrainingError, train
 from << cookiecutter.package >>.validation.report import run_validation, validation_passed_for
 from << cookiecutter.package >>.validation.suite import build_suite, suite_path
+from tests.helpers import with_settings
 
 
 def _report(directory: Path) -> dict:
@@ -173,10 +175,11 @@ def test_train_stage_check_follows_the_data(project: Path, params, shipped: pd.D
 
 
 def test_a_continuous_target_stops_at_validate_and_train_naming_the_column(
-    project: Path, params, tmp_path: Path
+    project: Path, params, tmp_path: Path, tracking_uri: str
 ) -> None:
     """A new user's first try: another CSV whose target is a measurement, then `make expectations
-    validate train`. Validation fails naming the column, and training refuses the data."""
+    validate train`. Validation fails naming the column and the regression task, and training
+    refuses the data before anything is registered."""
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"age": rng.normal(48, 13, 442), "bmi": rng.normal(26, 4, 442)})
     frame["progression"] = (frame["bmi"] * 5 + rng.normal(0, 20, 442)).round(1)
@@ -186,6 +189,8 @@ def test_a_continuous_target_stops_at_validate_and_train_naming_the_column(
         update={
             "data": params.data.model_copy(update={"path": path, "target": "progression"}),
             "validation": params.validation.model_copy(update={"suite": "diabetes"}),
+            "model": params.model.model_copy(update={"name": "diabetes", "candidates": "diabetes-candidates"}),
+            "mlflow": params.mlflow.model_copy(update={"tracking_uri": tracking_uri}),
         }
     )
     build_suite(diabetes)
@@ -195,5 +200,19 @@ def test_a_continuous_target_stops_at_validate_and_train_naming_the_column(
     (failure,) = _report(tmp_path / "reports")["failures"]
     distinct = frame["progression"].nunique()
     assert failure["column"] == "progression" and f"{distinct} distinct numbers" in failure["message"]
+    assert "task: regression" in failure["message"]
     with pytest.raises(TrainingError, match="failed validation"):
         train(diabetes, reports)
+    assert connect(diabetes).search_model_versions("name='diabetes-candidates'") == []
+
+
+def test_a_regression_target_that_is_not_a_number_stops_at_validate_naming_the_column(
+    project: Path, params, tmp_path: Path
+) -> None:
+    by_island = with_settings(params, "data", task="regression", target="island")
+    reports = Reports(tmp_path / "reports")
+    assert not run_validation(by_island, reports)
+    (failure,) = _report(tmp_path / "reports")["failures"]
+    assert failure["column"] == "island" and "not numeric" in failure["message"]
+    with pytest.raises(TrainingError, match="failed validation"):
+        train(by_island, reports)

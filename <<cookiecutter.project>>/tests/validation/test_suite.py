@@ -12,7 +12,7 @@ import pandas as pd
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.validation.report import run_validation
 from << cookiecutter.package >>.validation.suite import build_suite, suite_path
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT, as_task
 
 
 def test_suite_built_from_a_reference_accepts_it(project: Path, params, shipped: pd.DataFrame, tmp_path: Path) -> None:
@@ -64,3 +64,15 @@ def test_suite_content_follows_params(project: Path, params) -> None:
     ]
     assert by_key[("expect_table_row_count_to_be_between", None)]["meta"] == {"critical": False}
     assert all(item["meta"]["critical"] for item in suite["expectations"] if "row_count" not in item["type"])
+
+
+def test_a_regression_target_gets_a_range_and_the_suite_is_the_same_for_both_tasks(project: Path, params) -> None:
+    """A class label is checked against its value set; a regression target, like any number,
+    against its widened range. On the shipped data both tasks commit the same suite (the body
+    mass is a numeric feature of the classifier, the species a text feature of the regressor)."""
+    classification = build_suite(params).read_text()
+    regression = as_task(params, "regression")
+    suite = json.loads(build_suite(regression).read_text())
+    kinds = {item["type"] for item in suite["expectations"] if item["kwargs"].get("column") == "body_mass_g"}
+    assert "expect_column_values_to_be_between" in kinds and "expect_column_values_to_be_in_set" not in kinds
+    assert json.dumps(suite, indent=2, sort_keys=True, ensure_ascii=False) + "\n" == classification

@@ -1,9 +1,10 @@
 """`make drift`: has the traffic moved away from the data the model was trained on?
 
 Compares a sample of recent inputs (recorded by the server, or any CSV/Parquet/JSONL file)
-with the training split, per feature and for the predicted-class mix:
-- numeric features: Kolmogorov-Smirnov statistic and PSI over ten reference-quantile bins;
-- categorical features and predictions: PSI over the categories.
+with the training split, per feature and for the predictions:
+- numeric features, and a regression model's predictions (against the training target's
+  distribution): Kolmogorov-Smirnov statistic and PSI over ten reference-quantile bins;
+- categorical features and a classifier's predicted-class mix: PSI over the categories.
 Drift is declared when any score reaches its threshold in `params.yaml` (`drift:`).
 The scores are also written in Prometheus' text format (reports/drift.prom) for the
 node-exporter textfile collector or a Pushgateway; monitoring/alerts.yml alerts on them.
@@ -106,8 +107,15 @@ def compare(params: Params, sample: pd.DataFrame) -> list[FeatureDrift]:
             psi = categorical_psi(reference[column], sample[column])
             results.append(FeatureDrift(column, "categorical", psi, None, psi >= settings.psi_threshold))
     if "prediction" in sample.columns and sample["prediction"].notna().any():
-        psi = categorical_psi(reference[target], sample["prediction"].dropna())
-        results.append(FeatureDrift("prediction", "prediction", psi, None, psi >= settings.psi_threshold))
+        if params.data.task == "regression":  # the distribution of predicted numbers vs the training target's
+            recent = pd.to_numeric(sample["prediction"], errors="coerce").dropna().to_numpy(float)
+            base = reference[target].dropna().to_numpy(float)
+            psi, ks = numeric_psi(base, recent), ks_statistic(base, recent)
+            drifted = psi >= settings.psi_threshold or ks >= settings.ks_threshold
+            results.append(FeatureDrift("prediction", "prediction", psi, ks, drifted))
+        else:
+            psi = categorical_psi(reference[target], sample["prediction"].dropna())
+            results.append(FeatureDrift("prediction", "prediction", psi, None, psi >= settings.psi_threshold))
     return results
 
 

@@ -57,7 +57,9 @@ class PredictionLog:
         self._file: TextIO = self.path.open("a", buffering=1)  # line-buffered: a crash loses at most a line
         self._random = random.Random()  # noqa: S311 - sampling, not security
 
-    def record(self, columns: dict[str, list], predictions: list[str], model_version: str, client: str = "") -> None:
+    def record(
+        self, columns: dict[str, list], predictions: list[str] | list[float], model_version: str, client: str = ""
+    ) -> None:
         """Append a sample of a checked batch ({column: values}) and its predicted labels, within
         what the client's quota has left."""
         now = round(time.time(), 3)

@@ -1,11 +1,14 @@
 """`make export`: a registered model version as the serving runtime's files, checked against torch.
 
-Writes `model.onnx` (network + softmax), `preprocessor.json` and `metadata.json` (name,
-version, run id, model digest, classes) into one directory, the model part of the image's
+Writes `model.onnx` (network + the task's head: softmax, or the regression target's
+de-standardisation), `preprocessor.json` and `metadata.json` (name, version, run id, model
+digest, task, classes) into one directory, the model part of the image's
 build context; the image is then immutable per model version. The version is read from its
 bundle's data files with this checkout's code, after checking them against the digest
 recorded at training, and the export is refused unless ONNX Runtime reproduces the torch
-probabilities on the project's data (max absolute difference <= PARITY_TOLERANCE).
+outputs on the project's data: max absolute difference <= PARITY_TOLERANCE, for regression
+measured in standard deviations of the training target (predictions are in target units, where
+float32 rounding alone is about 1e-7 of the value).
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import class_names, read_table, to_dataset
 from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR, MODEL_FILE, PREPROCESSOR_FILE
 from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, fetch_model
-from << cookiecutter.package >>.serving.runtime import INPUT_NAME, OUTPUT_NAME, ServedModel
+from << cookiecutter.package >>.serving.runtime import INPUT_NAME, OUTPUT_NAMES, ServedModel
 from << cookiecutter.package >>.tracking import connect
 from << cookiecutter.package >>.training.model import ModelBundle
 
@@ -35,22 +37,12 @@ class ExportError(RuntimeError):
     """The model cannot be exported, or the export does not predict what the model predicts."""
 
 
-class _Probabilities(nn.Module):
-    """The network followed by the softmax that `ModelBundle.predict_proba` applies."""
-
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.network(inputs).float(), dim=1)
-
-
 def export_bundle(bundle: ModelBundle, directory: Path, metadata: dict[str, Any]) -> Path:
     """Write the serving files of `bundle` into a fresh `directory` (any previous content goes)."""
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    module = _Probabilities(bundle.network.to("cpu")).eval()
+    bundle.network.to("cpu")
+    module = bundle.head().eval()  # what `ModelBundle.predict_outputs` computes
     example = torch.zeros(2, bundle.preprocessor.width)
     exporter_log = logging.getLogger("torch.onnx")
     level = exporter_log.level
@@ -63,7 +55,7 @@ def export_bundle(bundle: ModelBundle, directory: Path, metadata: dict[str, Any]
                 (example,),
                 dynamo=True,
                 input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
+                output_names=[OUTPUT_NAMES[bundle.task]],
                 dynamic_shapes=({0: torch.export.Dim("batch")},),
                 verbose=False,
             )
@@ -71,15 +63,19 @@ def export_bundle(bundle: ModelBundle, directory: Path, metadata: dict[str, Any]
         exporter_log.setLevel(level)
     program.save(str(directory / MODEL_FILE))
     (directory / PREPROCESSOR_FILE).write_text(bundle.preprocessor.to_json())
-    (directory / METADATA_FILE).write_text(json.dumps({**metadata, "classes": bundle.classes}, indent=2) + "\n")
+    (directory / METADATA_FILE).write_text(
+        json.dumps({**metadata, "task": bundle.task, "classes": bundle.classes}, indent=2) + "\n"
+    )
     return directory
 
 
 def parity(bundle: ModelBundle, directory: Path, features: Any) -> float:
-    """Max absolute difference between torch's and ONNX Runtime's probabilities on `features`."""
-    expected = bundle.predict_proba(features)
-    actual = ServedModel.load(directory).predict_proba(features)
-    return float(abs(expected - actual).max())
+    """Max absolute difference between torch's and ONNX Runtime's outputs on `features`: of
+    probabilities, or of predictions in standard deviations of the training target."""
+    expected = bundle.predict_outputs(features)
+    actual = ServedModel.load(directory).predict_outputs(features)
+    scale = bundle.target[1] if bundle.task == "regression" else 1.0
+    return float(abs(expected - actual).max() / scale)
 
 
 def export_model(
@@ -122,7 +118,8 @@ def export_model(
     try:
         export_bundle(bundle, staging, metadata)
         difference = parity(bundle, staging, features)
-        print(f"ONNX vs torch on {len(features)} rows: max |probability difference| = {difference:.2e}")
+        unit = "prediction difference| / target std" if bundle.task == "regression" else "probability difference|"
+        print(f"ONNX vs torch on {len(features)} rows: max |{unit} = {difference:.2e}")
         if not difference <= PARITY_TOLERANCE:
             raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e} (> {PARITY_TOLERANCE})")
         shutil.rmtree(directory, ignore_errors=True)

@@ -7,12 +7,16 @@ prediction), so drawing the cell counts is exactly resampling the rows, at a cos
 number of classes. A per-row metric's improvement is the mean of a per-row difference; rows
 are grouped in bins 1/200 of that difference's standard deviation wide, each bin standing for
 its rows' mean: the error this adds to a resampled mean has a standard deviation under 1/200
-of the resampled mean's own, well inside the Monte-Carlo error of the interval.
+of the resampled mean's own, well inside the Monte-Carlo error of the interval. A metric of
+sums (rmse = sqrt(mean squared error), r2 = 1 - SSE / SST) is recomputed on each resample from
+resampled means of its per-row statistics, for both models; its rows are binned the same way,
+on the linearised per-row difference (the statistics weighted by the metric difference's
+gradient at the full set's means), each bin standing for its rows' mean statistics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,8 +50,10 @@ def paired_bootstrap(
     rng = np.random.default_rng(seed)
     if metric.from_confusion is not None:
         improvements = _label_improvements(metric, labels, candidate_proba, baseline_proba, samples, rng)
-    else:
+    elif metric.per_row is not None:
         improvements = _per_row_improvements(metric, labels, candidate_proba, baseline_proba, samples, rng)
+    else:
+        improvements = _stats_improvements(metric, labels, candidate_proba, baseline_proba, samples, rng)
     if not metric.greater_is_better:
         improvements = -improvements
     tail = (1 - confidence) / 2 * 100
@@ -89,14 +95,49 @@ def _per_row_improvements(
 ) -> np.ndarray:
     """Resampled means of the per-row difference, rows grouped in narrow bins of it."""
     difference = metric.per_row(labels, candidate_proba) - metric.per_row(labels, baseline_proba)
-    width = difference.std() / _BINS_PER_SD
-    if width > 0:
-        groups = _dense_codes(np.floor((difference - difference.min()) / width).astype(np.int64))
-    else:
-        groups = np.zeros(len(difference), dtype=np.int64)
+    groups = _bins(difference)
     sizes = np.bincount(groups)
     means = np.bincount(groups, weights=difference) / sizes
     return np.concatenate([counts @ means / len(difference) for counts in _resampled_sizes(sizes, samples, rng)])
+
+
+def _stats_improvements(
+    metric: Metric,
+    labels: np.ndarray,
+    candidate_outputs: np.ndarray,
+    baseline_outputs: np.ndarray,
+    samples: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Metric differences from resampled means of both models' per-row statistics, rows grouped
+    in narrow bins of the linearised per-row difference."""
+    stats = np.hstack([metric.row_stats(labels, candidate_outputs), metric.row_stats(labels, baseline_outputs)])
+    width = stats.shape[1] // 2
+
+    def difference(means: np.ndarray) -> np.ndarray:
+        return metric.from_means(means[..., :width]) - metric.from_means(means[..., width:])
+
+    groups = _bins(stats @ _gradient(difference, stats))
+    sizes = np.bincount(groups)
+    bin_means = np.stack([np.bincount(groups, weights=column) for column in stats.T], axis=1) / sizes[:, None]
+    blocks = [difference(counts @ bin_means / len(stats)) for counts in _resampled_sizes(sizes, samples, rng)]
+    return np.concatenate(blocks)
+
+
+def _gradient(function: Callable[[np.ndarray], np.ndarray], stats: np.ndarray) -> np.ndarray:
+    """Central-difference gradient of `function` at the mean of the statistics' rows."""
+    means = stats.mean(axis=0)
+    steps = 1e-6 * (stats.std(axis=0) + np.abs(means)) + 1e-12
+    shifts = np.diag(steps)
+    return (function(means + shifts) - function(means - shifts)) / (2 * steps)
+
+
+def _bins(values: np.ndarray) -> np.ndarray:
+    """Group codes of rows in bins 1/_BINS_PER_SD of the values' standard deviation wide."""
+    width = values.std() / _BINS_PER_SD
+    if not width > 0:
+        return np.zeros(len(values), dtype=np.int64)
+    return _dense_codes(np.floor((values - values.min()) / width).astype(np.int64))
 
 
 def _dense_codes(codes: np.ndarray) -> np.ndarray:

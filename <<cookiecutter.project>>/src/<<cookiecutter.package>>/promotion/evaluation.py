@@ -52,7 +52,8 @@ class Stopwatch:
 
 @dataclass(frozen=True)
 class Scored:
-    """Both models' class probabilities on the evaluation set, columns in the order of `classes`."""
+    """Both models' outputs on the evaluation set: class probabilities with columns in the order
+    of `classes`, or (regression, no classes) predictions as one column."""
 
     labels: np.ndarray
     classes: list[str]
@@ -68,8 +69,9 @@ def score_eval_set(
     champion: ModelBundle | None,
     stopwatch: Stopwatch,
     batch_rows: int = BATCH_ROWS,
+    metric: str = "",
 ) -> Scored:
-    """Score the candidate and the champion (or, without one, the naive class-prior baseline)."""
+    """Score the candidate and the champion (or, without one, the naive baseline for `metric`)."""
     digest = TableDigest()
     targets, masks, candidate_parts, champion_parts = [], [], [], []
     # Models trained on the same data have equal preprocessors: transform each batch once for both.
@@ -88,11 +90,11 @@ def score_eval_set(
             features = features_of(evaluation, params)
         with stopwatch.phase("score_candidate"):
             inputs = candidate.preprocessor.transform(features)
-            candidate_parts.append(candidate.proba_of(inputs))
+            candidate_parts.append(candidate.outputs_of(inputs))
         if champion is not None:
             with stopwatch.phase("score_baseline"):
                 own_inputs = inputs if shared else champion.preprocessor.transform(features)
-                champion_parts.append(champion.proba_of(own_inputs))
+                champion_parts.append(champion.outputs_of(own_inputs))
 
     with stopwatch.phase("read"):
         target, mask = pd.concat(targets, ignore_index=True), np.concatenate(masks)
@@ -105,22 +107,30 @@ def score_eval_set(
         if champion is not None:
             baseline_proba = _aligned(np.concatenate(champion_parts), champion.classes, classes)
         else:
-            baseline_proba = _naive_proba(labels[~mask], len(classes), int(mask.sum()))
+            baseline_proba = naive_outputs(labels[~mask], classes, int(mask.sum()), params.task, metric)
     return Scored(labels[mask], classes, candidate_proba, baseline_proba, digest.hexdigest(), len(mask))
 
 
-def _naive_proba(train_labels: np.ndarray, n_classes: int, n_rows: int) -> np.ndarray:
-    """Class priors of the training split: majority-class predictions, calibrated probabilities."""
-    priors = np.bincount(train_labels, minlength=n_classes) / len(train_labels)
+def naive_outputs(train_labels: np.ndarray, classes: list[str], n_rows: int, task: str, metric: str) -> np.ndarray:
+    """The naive baseline, from the training split only. Classification: the class priors
+    (majority-class predictions, calibrated probabilities). Regression: the training mean, or the
+    training median when the metric is mae (the constant that minimises absolute error)."""
+    if task == "regression":
+        constant = np.median(train_labels) if metric == "mae" else np.mean(train_labels)
+        return np.full((n_rows, 1), constant, dtype=np.float64)
+    priors = np.bincount(train_labels, minlength=len(classes)) / len(train_labels)
     return np.tile(priors, (n_rows, 1))
 
 
 def _aligned(proba: np.ndarray, model_classes: list[str], classes: list[str]) -> np.ndarray:
-    """Class probabilities with columns in the order of `classes`.
+    """Class probabilities with columns in the order of `classes`; a regression model's
+    predictions (no classes) as they are.
 
     A class the model never saw gets probability 0, so models trained on different label
     sets are still compared on the same columns.
     """
+    if not classes:
+        return proba
     column = {label: position for position, label in enumerate(model_classes)}
     aligned = np.zeros((len(proba), len(classes)))
     for position, label in enumerate(classes):

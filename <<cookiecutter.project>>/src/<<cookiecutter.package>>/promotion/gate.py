@@ -71,9 +71,12 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
     report.candidate_digest = candidate.digest
     # Versions promoted before digests were recorded carry none; a recorded one must match.
     baseline = fetch_model(client, name, champion, require_digest=False).bundle if champion else None
+    for role, bundle in (("candidate", candidate.bundle), ("champion", baseline)):
+        if bundle is not None and bundle.task != params.data.task:
+            raise GateError(f"the {role} is a {bundle.task} model, but data.task is {params.data.task!r}")
 
     stopwatch = Stopwatch()
-    scored = score_eval_set(params.data, candidate.bundle, baseline, stopwatch)
+    scored = score_eval_set(params.data, candidate.bundle, baseline, stopwatch, metric=metric.name)
     report.eval_data_hash, report.eval_rows, report.rows_read = scored.eval_hash, len(scored.labels), scored.rows_read
     trained_on = candidate_tags.get("eval_data_hash")
     if trained_on != scored.eval_hash:
@@ -85,12 +88,9 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
     report.baseline_value = metric.compute(scored.labels, scored.baseline_proba)
     if not all(np.isfinite([report.candidate_value, report.baseline_value])):
         raise GateError(f"{metric.name} is not finite: {report.candidate_value} vs {report.baseline_value}")
-    report.required_value = required_value(
-        report.baseline_value, settings.min_improvement, settings.mode, metric.greater_is_better
-    )
-    report.merge_floor = required_value(
-        report.baseline_value, -settings.merge_tolerance, settings.mode, metric.greater_is_better
-    )
+    rule = (settings.mode, metric.greater_is_better, metric.reference)
+    report.required_value = required_value(report.baseline_value, settings.min_improvement, *rule)
+    report.merge_floor = required_value(report.baseline_value, -settings.merge_tolerance, *rule)
     with stopwatch.phase("bootstrap"):
         interval = paired_bootstrap(
             metric, scored.labels, scored.candidate_proba, scored.baseline_proba,
@@ -99,17 +99,15 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
     report.ci_low, report.ci_high = interval.low, interval.high
     report.seconds = {phase: round(seconds, 3) for phase, seconds in stopwatch.seconds.items()}
 
-    no_regression = within_tolerance(
-        report.candidate_value, report.baseline_value, settings.merge_tolerance, settings.mode, metric.greater_is_better
-    )
+    no_regression = within_tolerance(report.candidate_value, report.baseline_value, settings.merge_tolerance, *rule)
     report.merge = "pass" if no_regression else "regression"
-    beats = meets_requirement(
-        report.candidate_value, report.baseline_value, settings.min_improvement, settings.mode, metric.greater_is_better
-    )
+    beats = meets_requirement(report.candidate_value, report.baseline_value, settings.min_improvement, *rule)
     significant = interval.low > 0
     required = f"the required {'>=' if metric.greater_is_better else '<='} {report.required_value:.4f}"
     verdict = "meets" if beats else "misses"
     report.reason = f"{metric.name} {report.candidate_value:.4f} {verdict} {required}"
+    if not beats and report.baseline_value == metric.best:
+        report.reason += f" (the baseline's {metric.name} is {metric.best:g}, the best possible: nothing can beat it)"
     if beats and settings.require_significance and not significant:
         report.reason = f"improvement CI [{interval.low:.4f}, {interval.high:.4f}] includes 0 (require_significance)"
     elif beats:

@@ -1,6 +1,7 @@
 """`make serve` and the image's entry point: the exported model over HTTP, with Prometheus metrics.
 
-    POST /predict   a JSON list of records (or {"dataframe_records": [...]}) -> labels + probabilities
+    POST /predict   a JSON list of records (or {"dataframe_records": [...]}) -> labels + probabilities,
+                    or numbers (regression)
     GET  /health    200 with the model's name and version (the port opens only once the model is loaded)
     GET  /metrics   requests by path and status, latency histogram, predicted classes, model info
 
@@ -47,6 +48,8 @@ from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, Pr
 from << cookiecutter.package >>.paths import MODEL_DIR, PREDICTION_LOG
 from << cookiecutter.package >>.serving.runtime import InvalidInput, ServedModel
 
+# The one `predicted_class` series a regression model's predictions are counted under
+REGRESSION_SERIES = "number"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,10 @@ class Metrics:
             registry=self.registry,
         )
         self.predictions = Counter(
-            "model_predictions", "Predicted labels by class", ["predicted_class"], registry=self.registry
+            "model_predictions",
+            f"Predictions by predicted class ({REGRESSION_SERIES!r} for a regression model's numbers)",
+            ["predicted_class"],
+            registry=self.registry,
         )
         self.model = Info("model", "The served model version", registry=self.registry)
         self.prediction_log_failures = Counter(
@@ -142,7 +148,7 @@ def create_app(
         model = ServedModel.load(model_dir)
         info = model.metadata
         metrics.model.info({key: str(info[key]) for key in ("model_name", "model_version", "run_id")})
-        for name in model.classes:
+        for name in model.classes or [REGRESSION_SERIES]:
             metrics.predictions.labels(name)
         served["model"] = model
         log.info("serving %s version %s from %s", info["model_name"], info["model_version"], model_dir)
@@ -174,8 +180,11 @@ def create_app(
         except Exception:  # noqa: BLE001 - one bad request must never take the server down
             log.exception("prediction failed")
             return JSONResponse({"detail": [{"message": "internal error; see the server log"}]}, status_code=500)
-        for name, count in Tally(result["predictions"]).items():
-            metrics.predictions.labels(name).inc(count)
+        if model.task == "classification":
+            for name, count in Tally(result["predictions"]).items():
+                metrics.predictions.labels(name).inc(count)
+        else:  # a number is no class to count by, but the no-predictions alert needs the total
+            metrics.predictions.labels(REGRESSION_SERIES).inc(len(result["predictions"]))
         if prediction_log:
             try:
                 client = request.client.host if request.client else ""

@@ -24,7 +24,8 @@ import onnxruntime as ort
 from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_FILE, PREPROCESSOR_FILE
 from << cookiecutter.package >>.preprocessing import Preprocessor
 
-INPUT_NAME, OUTPUT_NAME = "features", "probabilities"
+INPUT_NAME = "features"
+OUTPUT_NAMES = {"classification": "probabilities", "regression": "predictions"}  # the ONNX output, by task
 MAX_RECORDS = 1000  # per request: bounds the memory and time one request can take
 MAX_ERRORS = 20  # per response: enough to fix a payload, short enough to read
 EXTRA_FIELDS = 8  # unknown fields one record may carry before it is refused whole, unchecked
@@ -97,9 +98,14 @@ class ServedModel:
     def classes(self) -> list[str]:
         return self.metadata["classes"]
 
-    def predict_proba(self, features: Any) -> np.ndarray:
-        """Class probabilities for a DataFrame or a {column: values} mapping (columns in `classes` order)."""
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: self.preprocessor.transform(features)})[0]
+    @property
+    def task(self) -> str:
+        return self.metadata.get("task", "classification")  # exports made before tasks are classifiers
+
+    def predict_outputs(self, features: Any) -> np.ndarray:
+        """For a DataFrame or a {column: values} mapping: class probabilities (columns in `classes`
+        order), or for regression the predictions in target units (one column)."""
+        return self.session.run([OUTPUT_NAMES[self.task]], {INPUT_NAME: self.preprocessor.transform(features)})[0]
 
     @cached_property
     def schema(self) -> dict[str, Callable[[object], str | None]]:
@@ -138,8 +144,14 @@ class ServedModel:
                 yield _error(problem, index, column)
 
     def predict_columns(self, columns: dict[str, list]) -> dict[str, Any]:
-        """Labels and probabilities for an already checked batch ({column: values})."""
-        proba = self.predict_proba(columns)
+        """Labels and probabilities (or, for regression, numbers) for an already checked batch ({column: values})."""
+        proba = self.predict_outputs(columns)
+        if self.task == "regression":
+            return {
+                "model_name": self.metadata["model_name"],
+                "model_version": self.metadata["model_version"],
+                "predictions": proba[:, 0].astype(float).tolist(),
+            }
         return {
             "model_name": self.metadata["model_name"],
             "model_version": self.metadata["model_version"],

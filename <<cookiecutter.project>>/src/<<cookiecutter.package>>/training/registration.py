@@ -24,7 +24,7 @@ BUNDLE_KEY = Path(REGISTERED_BUNDLE).name  # MLflow keeps artifact "bundle" unde
 
 
 class TabularPyfunc(mlflow.pyfunc.PythonModel):
-    """Predicts a class label and one probability column per class."""
+    """Predicts a class label and one probability column per class, or a number (regression)."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         self.bundle = ModelBundle.load(Path(context.artifacts[BUNDLE_KEY]))
@@ -34,7 +34,10 @@ class TabularPyfunc(mlflow.pyfunc.PythonModel):
 
 
 def predictions_frame(bundle: ModelBundle, features: pd.DataFrame) -> pd.DataFrame:
-    proba = bundle.predict_proba(features)
+    """Classification: the label and one probability column per class; regression: the prediction."""
+    if bundle.task == "regression":
+        return pd.DataFrame({"prediction": bundle.predict_outputs(features)[:, 0].astype(np.float64)})
+    proba = bundle.predict_outputs(features)
     frame = pd.DataFrame(proba, columns=[f"{PROBA_PREFIX}{name}" for name in bundle.classes])
     frame.insert(0, "prediction", np.asarray(bundle.classes, dtype=object)[proba.argmax(axis=1)])
     return frame

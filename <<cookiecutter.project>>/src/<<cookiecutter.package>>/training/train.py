@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ from << cookiecutter.package >>.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from << cookiecutter.package >>.training.model import ModelBundle, build_bundle
+from << cookiecutter.package >>.training.model import ModelBundle, build_bundle, target_scale
 from << cookiecutter.package >>.training.networks.catalog import network_class
 from << cookiecutter.package >>.training.registration import log_bundle
 from << cookiecutter.package >>.validation.report import validation_passed_for
@@ -116,6 +117,7 @@ class _Progress:
 
 def _train_epoch(
     network: nn.Module,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     optimizer: torch.optim.Optimizer,
     inputs: torch.Tensor,
     labels: torch.Tensor,
@@ -126,7 +128,6 @@ def _train_epoch(
 ) -> float:
     """One pass over this process's shard; returns the mean loss over all processes."""
     network.train()
-    loss_fn = nn.CrossEntropyLoss()
     order = distributed.shard(torch.randperm(len(labels), generator=generator), processes)
     total = 0.0
     for start in range(0, len(order), batch_size):
@@ -142,7 +143,7 @@ def _train_epoch(
 
 
 def _eval_scores(bundle: ModelBundle, evaluation: Dataset) -> dict[str, float]:
-    return score_all(evaluation.labels, bundle.predict_proba(evaluation.features))
+    return score_all(evaluation.labels, bundle.predict_outputs(evaluation.features), bundle.task)
 
 
 def _load_resume_state(params: Params, resume: bool, eval_hash: str) -> dict | None:
@@ -199,7 +200,9 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
     seed_everything(params.train.seed)
     device = distributed.device_for(processes)
     preprocessor = Preprocessor.from_json(state["preprocessor"]) if state else Preprocessor.fit(training.features)
-    bundle = build_bundle(preprocessor, classes, params.model)
+    task = params.data.task
+    target = target_scale(training.labels) if task == "regression" else None
+    bundle = build_bundle(preprocessor, classes, params.model, task, target)
     bundle.network.to(device)
     network = DistributedDataParallel(bundle.network) if processes.is_distributed else bundle.network
     optimizer = torch.optim.AdamW(
@@ -217,7 +220,8 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
             print(f"resuming run {state['run_id']} from epoch {first_epoch} (checkpoint after epoch {state['epoch']})")
 
     inputs = torch.from_numpy(preprocessor.transform(training.features))
-    labels = torch.tensor(training.labels)  # a copy: pandas hands out read-only arrays
+    # a copy: pandas hands out read-only arrays; classes as int64, a regression target as float32
+    labels = torch.tensor(training.labels, dtype=torch.int64 if task == "classification" else torch.float32)
     ckpt_file = checkpoint_path(params.train.checkpoint_dir, params.model.name)
 
     if processes.is_main:
@@ -234,12 +238,12 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
         for epoch in range(first_epoch, params.train.epochs + 1):
             started = time.perf_counter()
             loss = _train_epoch(
-                network, optimizer, inputs, labels, params.train.batch_size, generator, device, processes
+                network, bundle.loss, optimizer, inputs, labels, params.train.batch_size, generator, device, processes
             )
             if not run:
                 continue
             scores = _eval_scores(bundle, evaluation)
-            values = {"train_loss": loss, "eval_accuracy": scores["accuracy"], "eval_log_loss": scores["log_loss"]}
+            values = {"train_loss": loss, **{f"eval_{name}": value for name, value in scores.items()}}
             mlflow.log_metrics(values, step=epoch)
             save_checkpoint(
                 ckpt_file,

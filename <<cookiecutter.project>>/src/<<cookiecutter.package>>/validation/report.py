@@ -40,7 +40,7 @@ def _finish(report: dict, reports: Reports) -> bool:
 
 
 def _target_checks(frame: pd.DataFrame, params: Params) -> list[dict]:
-    """The target as something a classifier can learn, checked here so bad data stops before training."""
+    """The target as something the task (data.task) can learn, checked here so bad data stops before training."""
     found = target_problems(frame, params.data)
     if not found:
         train, evaluation = split(frame, params.data)

@@ -81,7 +81,8 @@ def _column_expectations(suite: str, name: str, series: pd.Series, params: Param
     values = series.dropna()
     if values.empty:
         return found
-    if is_text(series) or name == params.data.target:
+    # a class label is a value set; a regression target is a number like any other (a range)
+    if is_text(series) or (name == params.data.target and params.data.task == "classification"):
         distinct = sorted((values.astype(str) if is_text(series) else values).unique().tolist())
         if len(distinct) <= params.validation.max_categories:
             found.append(_expectation(suite, "expect_column_values_to_be_in_set", column=name, value_set=distinct))

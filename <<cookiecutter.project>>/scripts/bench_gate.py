@@ -42,7 +42,7 @@ from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.promotion.bootstrap import paired_bootstrap
 from << cookiecutter.package >>.promotion.evaluation import Stopwatch, score_eval_set
-from << cookiecutter.package >>.training.model import ModelBundle, build_bundle, target_scale
+from << cookiecutter.package >>.training.model import ModelBundle, bundle_to_train
 
 EVAL_FRACTION = 0.9
 WRITE_ROWS = 1_000_000  # rows generated and written at a time (one row group each)
@@ -63,14 +63,12 @@ def models(params: Params) -> tuple[ModelBundle, ModelBundle]:
     """Candidate and champion: two differently seeded networks of the configured architecture and task."""
     sample = synthetic(read_table(params.data.path), 10_000)
     preprocessor = Preprocessor.fit(features_of(sample, params.data))
-    task = params.data.task
     classes = class_names(sample, params.data)
     labels = label_indices(sample[params.data.target], params.data, classes)
-    target = target_scale(labels) if task == "regression" else None
     bundles = []
     for seed in (1, 2):
         torch.manual_seed(seed)
-        bundles.append(build_bundle(preprocessor, classes, params.model, task, target))
+        bundles.append(bundle_to_train(preprocessor, classes, params.model, params.data.task, labels))
     return bundles[0], bundles[1]
 
 

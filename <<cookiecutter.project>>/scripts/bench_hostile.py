@@ -55,15 +55,14 @@ def export_untrained(directory: Path) -> Path:
     from << cookiecutter.package >>.data import class_names, read_table, to_dataset
     from << cookiecutter.package >>.packaging.export import export_bundle
     from << cookiecutter.package >>.preprocessing import Preprocessor
-    from << cookiecutter.package >>.training.model import build_bundle, target_scale
+    from << cookiecutter.package >>.training.model import bundle_to_train
 
     params = load_params(PROJECT_ROOT / "params.yaml", environ={})
     frame = read_table(PROJECT_ROOT / params.data.path)
     classes = class_names(frame, params.data)
     dataset = to_dataset(frame, params.data, classes)
-    task = params.data.task
-    target = target_scale(dataset.labels) if task == "regression" else None
-    bundle = build_bundle(Preprocessor.fit(dataset.features), classes, params.model, task, target)
+    preprocessor = Preprocessor.fit(dataset.features)
+    bundle = bundle_to_train(preprocessor, classes, params.model, params.data.task, dataset.labels)
     metadata = {"model_name": "bench-hostile", "model_version": "0", "run_id": "none"}
     return export_bundle(bundle, directory, metadata)
 

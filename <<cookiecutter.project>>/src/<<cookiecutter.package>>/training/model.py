@@ -108,10 +108,18 @@ class ModelBundle:
         return cls(preprocessor, network.eval(), classes, {"kind": kind, **spec}, task, target and tuple(target))
 
 
-def target_scale(labels: np.ndarray) -> tuple[float, float]:
+def _target_scale(labels: np.ndarray) -> tuple[float, float]:
     """Mean and standard deviation of a regression target (1 for a constant one)."""
     std = float(np.std(labels))
     return float(np.mean(labels)), std if std > 0 else 1.0
+
+
+def bundle_to_train(
+    preprocessor: Preprocessor, classes: list[str], settings: ModelParams, task: str, labels: np.ndarray
+) -> ModelBundle:
+    """A fresh bundle of the `task` for training on `labels`: a regression one keeps their scale."""
+    target = _target_scale(labels) if task == "regression" else None
+    return build_bundle(preprocessor, classes, settings, task, target)
 
 
 def build_bundle(

@@ -48,7 +48,7 @@ from << cookiecutter.package >>.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from << cookiecutter.package >>.training.model import ModelBundle, build_bundle, target_scale
+from << cookiecutter.package >>.training.model import ModelBundle, bundle_to_train
 from << cookiecutter.package >>.training.networks.catalog import network_class
 from << cookiecutter.package >>.training.registration import log_bundle
 from << cookiecutter.package >>.validation.report import validation_passed_for
@@ -201,8 +201,7 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
     device = distributed.device_for(processes)
     preprocessor = Preprocessor.from_json(state["preprocessor"]) if state else Preprocessor.fit(training.features)
     task = params.data.task
-    target = target_scale(training.labels) if task == "regression" else None
-    bundle = build_bundle(preprocessor, classes, params.model, task, target)
+    bundle = bundle_to_train(preprocessor, classes, params.model, task, training.labels)
     bundle.network.to(device)
     network = DistributedDataParallel(bundle.network) if processes.is_distributed else bundle.network
     optimizer = torch.optim.AdamW(

@@ -53,9 +53,9 @@ def export_untrained(directory: Path) -> Path:
     must not pay for torch."""
     from << cookiecutter.package >>.config import load_params
     from << cookiecutter.package >>.data import class_names, read_table, to_dataset
-    from << cookiecutter.package >>.packaging.export import export_bundle
     from << cookiecutter.package >>.preprocessing import Preprocessor
     from << cookiecutter.package >>.training.model import bundle_to_train
+    from << cookiecutter.package >>.training.onnx_export import export_bundle
 
     params = load_params(PROJECT_ROOT / "params.yaml", environ={})
     frame = read_table(PROJECT_ROOT / params.data.path)

@@ -2,6 +2,7 @@
 small trained bundle, its export and the real server around it (uvicorn on a free loopback port)."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -10,12 +11,11 @@ import pytest
 from << cookiecutter.package >>.config import ModelParams, Params, load_params
 from << cookiecutter.package >>.data import class_names, read_table, to_dataset
 from << cookiecutter.package >>.monitoring.prediction_log import PredictionLog
-from << cookiecutter.package >>.packaging.export import export_bundle
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.serving.app import create_app
 from << cookiecutter.package >>.training.model import ModelBundle, build_bundle
-from tests.helpers import METADATA, PROJECT_ROOT, as_task, running
+from tests.helpers import PROJECT_ROOT, as_task, exported_bundle, running
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def bundle(features: pd.DataFrame) -> ModelBundle:
 
 @pytest.fixture(scope="session")
 def exported(bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_bundle(bundle, tmp_path_factory.mktemp("model"), METADATA)
+    return exported_bundle(bundle, tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +97,30 @@ def server(exported: Path, prediction_log_path: Path) -> Iterator[str]:
     """A server of the module's own, so each module counts its own requests in /metrics."""
     with running(create_app(exported, PredictionLog(prediction_log_path))) as url:
         yield url
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    private: Path
+    public: Path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningKeys]:
+    """A throw-away EC key pair; promotions in this session sign with it (MODEL_SIGNING_KEY), as on
+    a laptop. A test that verifies sets MODEL_SIGNING_PUBLIC_KEY itself."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    directory = tmp_path_factory.mktemp("keys")
+    key = ec.generate_private_key(ec.SECP256R1())
+    keys = SigningKeys(directory / "signing.pem", directory / "signing.pub.pem")
+    keys.private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    keys.public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODEL_SIGNING_KEY", str(keys.private))
+        yield keys

@@ -18,9 +18,20 @@ from starlette.applications import Starlette
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.metrics import task_metrics
+from << cookiecutter.package >>.paths import release_file
+from << cookiecutter.package >>.training.model import ModelBundle
+from << cookiecutter.package >>.training.onnx_export import export_bundle
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-METADATA = {"model_name": "test-model", "model_version": "7", "run_id": "abc"}  # of the test export
+METADATA: dict[str, str] = {}  # in the test export's metadata.json beside task and classes, as training writes it
+RELEASE = {"model_name": "test-model", "model_version": "7", "run_id": "abc"}  # beside it, as `make export` writes it
+
+
+def exported_bundle(bundle: ModelBundle, directory: Path) -> Path:
+    """The served bundle of `bundle` in `directory`, with the release file `make export` writes beside it."""
+    export_bundle(bundle, directory, METADATA)
+    release_file(directory).write_text(json.dumps(RELEASE))
+    return directory
 
 
 @contextmanager

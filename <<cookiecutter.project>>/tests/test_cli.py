@@ -15,13 +15,15 @@ HEAVY = ("torch", "mlflow", "great_expectations", "onnxruntime", "pandas")
 RULES = {
     "expectations": ({"torch", "mlflow", "great_expectations", "onnxruntime"}, {"validation"}),
     "validate": ({"torch", "mlflow", "onnxruntime"}, {"validation"}),  # GX itself loads when the suite runs
-    "train": ({"great_expectations", "onnxruntime"}, {"training", "validation"}),
-    "gate": ({"great_expectations", "onnxruntime"}, {"promotion", "training"}),
+    "train": ({"great_expectations"}, {"training", "validation", "serving"}),  # the served bundle's parity check
+    "gate": ({"torch", "great_expectations", "onnxruntime"}, {"promotion"}),
     "promote": ({"torch", "great_expectations", "onnxruntime"}, {"promotion"}),
     "rollback": ({"torch", "great_expectations", "onnxruntime"}, {"promotion"}),
     "drift": ({"torch", "mlflow", "great_expectations", "onnxruntime"}, {"monitoring"}),
-    "export": ({"great_expectations"}, {"packaging", "promotion", "serving", "training"}),
+    "export": ({"torch", "great_expectations", "onnxruntime"}, {"packaging", "promotion"}),
     "image": (set(HEAVY), {"packaging"}),
+    "signer-args": (set(HEAVY), {"packaging"}),
+    "record-image": ({"torch", "great_expectations", "onnxruntime"}, {"promotion"}),
 }
 SUBPACKAGES = {"validation", "training", "promotion", "serving", "packaging", "monitoring"}
 

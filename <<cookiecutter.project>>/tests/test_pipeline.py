@@ -2,19 +2,27 @@
 MLflow; for regression also export and serve, and the same on another numeric table."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from << cookiecutter.package >>.data import features_of, read_table
 from << cookiecutter.package >>.packaging.export import export_model
+from << cookiecutter.package >>.paths import TORCH_ARTIFACT
 from << cookiecutter.package >>.promotion.gate import run_gate
 from << cookiecutter.package >>.promotion.promote import PromotionRefused, promote, rollback
-from << cookiecutter.package >>.promotion.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version, fetch_model
+from << cookiecutter.package >>.promotion.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version
 from << cookiecutter.package >>.serving.runtime import ServedModel
 from << cookiecutter.package >>.tracking import connect
+from << cookiecutter.package >>.training.model import ModelBundle
 from << cookiecutter.package >>.training.train import TrainingError, train
 from << cookiecutter.package >>.validation.report import run_validation
 from << cookiecutter.package >>.validation.suite import build_suite
@@ -61,6 +69,32 @@ def test_first_model_beats_naive_then_identical_retrain_is_rejected(quick, repor
     with pytest.raises(PromotionRefused, match="reject"):
         promote(quick, reports)
     assert _champion(quick) == production
+
+
+GATE_WITHOUT_TORCH = """
+import sys
+
+sys.modules["torch"] = None  # any `import torch` now raises ImportError
+from << cookiecutter.package >>.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_gate_scores_served_bundles_without_torch(quick, reports, tmp_path):
+    """The gate job installs no torch: it scores the served bundles with ONNX Runtime only."""
+    assert run_validation(quick, reports)
+    trained = train(quick, reports)
+    settings = quick.model_dump(mode="json")
+    settings["data"]["path"] = str(PROJECT_ROOT / quick.data.path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(settings))
+    command = [sys.executable, "-c", GATE_WITHOUT_TORCH, "--params", "params.yaml", "gate"]
+    command += ["--candidate-version", trained.model_version]
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    gated = json.loads((tmp_path / "reports" / "gate.json").read_text())
+    assert (gated["decision"], gated["candidate_digest"]) == ("promote", trained.model_digest)
 
 
 def test_weakened_candidate_is_rejected_and_the_champion_kept(quick, reports):
@@ -136,13 +170,15 @@ def test_regression_promotes_over_the_naive_mean_then_exports_and_serves_numbers
     assert gated["ci_low"] > 0  # clearly better than predicting the training mean
     production = promote(params, reports)
 
-    export_model(params, directory=tmp_path / "model")  # refuses unless ONNX matches torch within 1e-5 std
+    export_model(params, reports, directory=tmp_path / "model")  # the champion's bundle, byte for byte
     served = ServedModel.load(tmp_path / "model")
-    assert (served.task, served.metadata["model_version"]) == ("regression", production)
+    assert (served.task, served.version) == ("regression", production)
     features = features_of(read_table(params.data.path), params.data)
     result = served.predict_columns(served.columns(records(features, 20)))
     assert all(isinstance(value, float) for value in result["predictions"])
-    bundle = fetch_model(connect(params), params.model.candidates, first.model_version).bundle
+    connect(params)  # the torch weights the run keeps beside the served bundle, for resuming and fine-tuning
+    weights = mlflow.artifacts.download_artifacts(run_id=first.run_id, artifact_path=TORCH_ARTIFACT)
+    bundle = ModelBundle.load(Path(weights))
     torch_grams = bundle.predict_outputs(features.head(20))[:, 0]
     assert np.abs(np.asarray(result["predictions"]) - torch_grams).max() <= 1e-5 * bundle.target[1]
     assert 2500 < min(result["predictions"]) and max(result["predictions"]) < 6500  # grams, not standard units

@@ -56,7 +56,7 @@ def _gate(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
 
 
 def _promote(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
-    stage.promote(params, REPORTS, args.image_digest)
+    stage.promote(params, REPORTS, args.image_digest, args.image_model_digest)
     return 0
 
 
@@ -70,13 +70,26 @@ def _drift(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
 
 
 def _export(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
-    stage.export_model(params, version=args.version, candidate=args.candidate)
+    stage.export_model(params, REPORTS, version=args.version, candidate=args.candidate)
+    return 0
+
+
+def _signer_args(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    print("\n".join(f"{key}={value}" for key, value in stage.signer_build_args(Path()).items()))
+    return 0
+
+
+def _record_image(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    stage.record_image(params, REPORTS, args.image_digest)
     return 0
 
 
 def _image(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
     engine = stage.detect_engine(args.engine)
-    stage.build_image(Path(), args.name, engine, args.base_image, args.revision, args.source_url, args.build_flags)
+    if args.release:
+        stage.build_release_image(Path(), args.name, engine, args.staged_image, args.build_flags)
+    else:
+        stage.build_image(Path(), args.name, engine, args.base_image, args.revision, args.source_url, args.build_flags)
     return 0
 
 
@@ -90,6 +103,8 @@ COMMANDS: dict[str, Command] = {
     "drift": Command("monitoring.drift", _drift, "compare recent inputs with the training data"),
     "export": Command("packaging.export", _export, "the champion (or --version) as the server's files"),
     "image": Command("packaging.image", _image, "build the serving image around the exported model"),
+    "signer-args": Command("packaging.image", _signer_args, "the release image's signer build args, KEY=VALUE lines"),
+    "record-image": Command("promotion.promote", _record_image, "record the release image's digest on the champion"),
 }
 
 
@@ -105,9 +120,12 @@ def _parser() -> argparse.ArgumentParser:
     parsers["drift"].add_argument("--sample", type=Path, help="recent inputs (default: drift.sample_path)")
     source = parsers["export"].add_mutually_exclusive_group()
     source.add_argument("--version", help="version of the production model (default: the champion)")
-    source.add_argument("--candidate", help="version of the candidates model (what CI stages before promotion)")
+    source.add_argument("--candidate", help="version of the candidates model the gate passed (CI stages its image)")
     parsers["promote"].add_argument(
         "--image-digest", help="digest of the staged serving image, recorded on the version"
+    )
+    parsers["promote"].add_argument(
+        "--image-model-digest", help="the model digest inside that image: refused unless it is the gated one"
     )
     image = parsers["image"]
     image.add_argument("--name", required=True, help="image name; the tag is model-<version>")
@@ -116,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
     image.add_argument("--revision", default="unknown", help="git commit of the sources (OCI label)")
     image.add_argument("--source-url", default="", help="repository URL (OCI label)")
     image.add_argument("--build-flags", type=shlex.split, default=[], help="extra flags for the engine's build")
+    image.add_argument("--release", action="store_true", help="the signed release image on top of the staged one")
+    image.add_argument(
+        "--staged-image", help="with --release: the staged image (default NAME:model-<candidate version>)"
+    )
+    parsers["record-image"].add_argument("--image-digest", required=True, help="digest of the pushed release image")
     return parser
 
 

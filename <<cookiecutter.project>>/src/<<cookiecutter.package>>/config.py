@@ -118,8 +118,24 @@ class DriftParams(_Section):
 
 
 class MlflowParams(_Section):
+    """`experiment` takes every training run (the candidate credential writes it);
+    `production_experiment` holds the bytes of production versions, which only promotion
+    writes, so nothing the candidate credential can do changes what production serves."""
+
     tracking_uri: str = "sqlite:///mlflow.db"
     experiment: str = Field(min_length=1)
+    production_experiment: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _separate_storage(self) -> MlflowParams:
+        if self.production_experiment is None:
+            object.__setattr__(self, "production_experiment", f"{self.experiment}-production")
+        if self.production_experiment == self.experiment:
+            raise ValueError(
+                f"experiment and production_experiment are both {self.experiment!r}: production bytes must live "
+                "where training cannot write; set mlflow.production_experiment to another name (or null)"
+            )
+        return self
 
 
 class Params(_Section):

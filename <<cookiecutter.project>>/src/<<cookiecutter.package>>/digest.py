@@ -1,8 +1,9 @@
-"""One sha256 for a model's files, so every stage can prove it handles the model the gate scored.
+"""One sha256 for the served bundle, so every stage can prove it handles the bytes the gate scored.
 
-Training records it on the candidate version, the gate recomputes it from what it downloads,
-promotion copies the version only while it still matches, export refuses a mismatch and the
-image carries it as a label. Registry artifacts are mutable; this digest is what is not.
+Training computes it over the bundle it registers, the gate over what it downloads and scores
+(its report carries it on), the image build and promotion refuse any other value, and the
+image label and the server's metadata show it. Registry tags are writable by whoever trains;
+this digest, recomputed from the bytes, is what they cannot fake.
 """
 
 from __future__ import annotations
@@ -10,16 +11,18 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-DIGEST_TAG = "model.digest"  # the version tag that records it
+from << cookiecutter.package >>.paths import BUNDLE_FILES
+
+DIGEST_TAG = "model.digest"  # the version tag that records it (informational: always recomputed)
 
 
 def bundle_digest(directory: Path) -> str:
-    """`sha256:<hex>` over every file under `directory`: relative paths and contents, in path order."""
+    """`sha256:<hex>` over the bundle's files (names and contents, in a fixed order): exactly
+    those the server loads, so a stray file beside them changes nothing that is served."""
     outer = hashlib.sha256()
-    files = sorted(path for path in Path(directory).rglob("*") if path.is_file())
-    if not files:
-        raise FileNotFoundError(f"{directory} holds no files: nothing to digest")
-    for path in files:
-        inner = hashlib.sha256(path.read_bytes()).hexdigest()
-        outer.update(f"{path.relative_to(directory).as_posix()}\0{inner}\n".encode())
+    for name in BUNDLE_FILES:
+        path = Path(directory) / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} missing: a served bundle holds {', '.join(BUNDLE_FILES)}")
+        outer.update(f"{name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
     return f"sha256:{outer.hexdigest()}"

@@ -11,16 +11,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GX_DIR = Path("gx")  # the Great Expectations project; suites under gx/expectations/
-MODEL_DIR = Path("build/model")  # `make export` writes the served model here; the Dockerfile copies it
+MODEL_DIR = Path("build/model")  # `make export` writes the served bundle here; the Dockerfile copies it
 PREDICTION_LOG = Path("logs/predictions.jsonl")  # the server samples its traffic here; `make drift` reads it
 
-# The files of an exported model (MODEL_DIR); the preprocessor file also sits in a trained bundle.
+# The served bundle: exactly these files, written and parity-checked at training, registered as
+# a version's files, scored by the gate, copied into the image and loaded by the server. The
+# model digest (digest.py) and the signature cover these bytes and nothing else.
 MODEL_FILE = "model.onnx"
-METADATA_FILE = "metadata.json"
 PREPROCESSOR_FILE = "preprocessor.json"
-# Where a registered MLflow version keeps the trained bundle's data files (weights, architecture,
-# preprocessor): the only part of a version the pipeline reads.
-REGISTERED_BUNDLE = "artifacts/bundle"
+METADATA_FILE = "metadata.json"
+BUNDLE_FILES = (MODEL_FILE, PREPROCESSOR_FILE, METADATA_FILE)
+# Beside an exported bundle (never inside it, so neither changes its digest): which registered
+# version it is, and the bundle's signature.
+RELEASE_SUFFIX = ".release.json"
+SIGNATURE_SUFFIX = ".sig"
+# The run artifacts of a training run: the served bundle (what a version registers) and the torch
+# files (weights, architecture, preprocessor) kept for resuming and fine-tuning only.
+SERVED_ARTIFACT = "served"
+TORCH_ARTIFACT = "torch"
+
+
+def release_file(bundle_dir: Path) -> Path:
+    """`build/model.release.json` for `build/model`: name, version and lineage of the bundle."""
+    return bundle_dir.with_name(bundle_dir.name + RELEASE_SUFFIX)
+
+
+def signature_file(bundle_dir: Path) -> Path:
+    """`build/model.sig` for `build/model`: the OpenSSF model signature of the bundle."""
+    return bundle_dir.with_name(bundle_dir.name + SIGNATURE_SUFFIX)
 
 
 class _Report:

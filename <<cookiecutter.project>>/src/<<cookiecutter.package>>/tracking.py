@@ -10,6 +10,7 @@ import os
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from << cookiecutter.package >>.config import Params
 
@@ -22,3 +23,20 @@ def connect(params: Params) -> MlflowClient:
     mlflow.set_tracking_uri(params.mlflow.tracking_uri)
     mlflow.set_registry_uri(params.mlflow.tracking_uri)
     return MlflowClient(tracking_uri=params.mlflow.tracking_uri, registry_uri=params.mlflow.tracking_uri)
+
+
+def is_absent(error: MlflowException) -> bool:
+    """The registry says the model, version or alias does not exist (not that it cannot answer)."""
+    return error.error_code == "RESOURCE_DOES_NOT_EXIST" or (
+        error.error_code == "INVALID_PARAMETER_VALUE" and "not found" in str(error)
+    )
+
+
+def ensure_registered_model(client: MlflowClient, name: str) -> None:
+    """Create `name` on first use (a local registry); a team's admin creates it beforehand."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException as error:
+        if not is_absent(error):
+            raise
+        client.create_registered_model(name)

@@ -13,7 +13,7 @@ from << cookiecutter.package >>.packaging.image import (
     pinned_python_base,
     public_url,
 )
-from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR
+from << cookiecutter.package >>.paths import MODEL_DIR, release_file
 from tests.helpers import PROJECT_ROOT
 
 
@@ -35,7 +35,7 @@ def test_image_engine_choice_and_size_parsing():
 )
 def test_one_model_keeps_one_tag_before_and_after_promotion(tmp_path, metadata, tag):
     (tmp_path / MODEL_DIR).mkdir(parents=True)
-    (tmp_path / MODEL_DIR / METADATA_FILE).write_text(json.dumps(metadata))
+    release_file(tmp_path / MODEL_DIR).write_text(json.dumps(metadata))
     assert image_tag("img", tmp_path) == tag
 
 

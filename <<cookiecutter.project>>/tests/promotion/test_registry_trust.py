@@ -1,55 +1,47 @@
-"""What a registry writer cannot do to the pipeline: run code in it, or swap the model it ships.
+"""What a registry writer cannot do to the pipeline: swap the model that ships, or reach production.
 
-Whoever can write a version's artifacts controls its pyfunc code and its files. The gate,
-promotion and export read only the bundle's data files and check them against the digest
-recorded at training, so a trap in the code never fires and changed files are refused.
+The candidate credential can rewrite a candidate version's files and tags. The gate's report
+carries the digest of the bytes it scored; export and promotion accept no others. Promotion
+copies those bytes into the production experiment, so rewriting the candidate afterwards
+changes nothing that production serves or that a later gate scores as the champion.
 """
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-import mlflow
 import pytest
 
 from << cookiecutter.package >>.digest import DIGEST_TAG, bundle_digest
-from << cookiecutter.package >>.packaging.export import export_model
-from << cookiecutter.package >>.paths import REGISTERED_BUNDLE
+from << cookiecutter.package >>.packaging.export import ExportError, export_model
+from << cookiecutter.package >>.paths import BUNDLE_FILES, MODEL_FILE, release_file, signature_file
 from << cookiecutter.package >>.promotion import promote as promote_module
 from << cookiecutter.package >>.promotion.gate import run_gate
 from << cookiecutter.package >>.promotion.promote import PromotionRefused, promote
-from << cookiecutter.package >>.promotion.registry import (
-    CHAMPION,
-    DigestMismatch,
-    RegistryError,
-    alias_version,
-    download_bundle,
-)
+from << cookiecutter.package >>.promotion.registry import CHAMPION, DigestMismatch, RegistryError, alias_version
+from << cookiecutter.package >>.serving.app import create_app
 from << cookiecutter.package >>.tracking import connect
-from << cookiecutter.package >>.training.model import ARCHITECTURE_FILE, WEIGHTS_FILE
 from << cookiecutter.package >>.training.train import train
 from << cookiecutter.package >>.validation.report import run_validation
-
-TRAP = """
-import pathlib
-
-import mlflow
-
-pathlib.Path({marker!r}).write_text("registry code ran")
+from tests.helpers import PROJECT_ROOT, running
 
 
-class Trap(mlflow.pyfunc.PythonModel):
-    def predict(self, context, model_input, params=None):
-        return model_input
+def _files(params, model: str, version: str) -> Path:
+    """Where a version's bundle lies on this machine's artifact store."""
+    uri = connect(params).get_model_version_download_uri(model, version)
+    return Path(uri.removeprefix("file://"))
 
 
-mlflow.models.set_model(Trap())
-"""
-
-
-def _bundle_files(params, version: str) -> Path:
-    """Where the candidates model keeps the bundle of `version` on this machine's artifact store."""
-    uri = connect(params).get_model_version_download_uri(params.model.candidates, version)
-    return Path(uri.removeprefix("file://")) / REGISTERED_BUNDLE
+def _swap(params, model: str, version: str) -> str:
+    """What an attacker with write access to a version's files does: other bytes, and the digest
+    tag rewritten to match them; returns the new digest."""
+    files = _files(params, model, version)
+    (files / MODEL_FILE).write_bytes((files / MODEL_FILE).read_bytes() + b"\0")
+    digest = bundle_digest(files)
+    connect(params).set_model_version_tag(model, version, DIGEST_TAG, digest)
+    return digest
 
 
 @pytest.fixture
@@ -61,8 +53,14 @@ def gated(quick, reports):
     return trained
 
 
+def test_a_version_holds_exactly_the_served_bundle(quick, gated):
+    files = _files(quick, quick.model.candidates, gated.model_version)
+    assert sorted(path.name for path in files.iterdir()) == sorted(BUNDLE_FILES), "no code, no torch files"
+    assert bundle_digest(files) == gated.model_digest
+
+
 def test_a_candidate_changed_after_the_gate_is_not_promoted(quick, reports, gated):
-    weights = _bundle_files(quick, gated.model_version) / WEIGHTS_FILE
+    weights = _files(quick, quick.model.candidates, gated.model_version) / MODEL_FILE
     weights.write_bytes(weights.read_bytes() + b"\0")  # one byte appended after the gate scored it
 
     with pytest.raises(PromotionRefused) as refused:
@@ -72,6 +70,73 @@ def test_a_candidate_changed_after_the_gate_is_not_promoted(quick, reports, gate
     assert alias_version(client, quick.model.name, CHAMPION) is None, "nothing may move"
     assert client.search_model_versions(f"name='{quick.model.name}'") == []
     assert not reports.promotion.exists()
+
+
+def test_a_candidate_swapped_with_its_tag_is_neither_exported_nor_promoted(quick, reports, gated, tmp_path):
+    swapped = _swap(quick, quick.model.candidates, gated.model_version)
+    with pytest.raises(ExportError, match=f"{swapped}.*{gated.model_digest}"):
+        export_model(quick, reports, candidate=gated.model_version, directory=tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+    with pytest.raises(PromotionRefused, match=gated.model_digest):
+        promote(quick, reports)
+    assert alias_version(connect(quick), quick.model.name, CHAMPION) is None
+
+
+def test_promotion_refuses_an_image_of_other_bytes(quick, reports, gated):
+    with pytest.raises(PromotionRefused, match="built from other bytes"):
+        promote(quick, reports, "sha256:" + "1" * 64, "sha256:" + "2" * 64)
+    with pytest.raises(PromotionRefused, match="IMAGE_MODEL_DIGEST"):
+        promote(quick, reports, "sha256:" + "1" * 64)
+    assert alias_version(connect(quick), quick.model.name, CHAMPION) is None
+
+
+def test_production_bytes_are_a_signed_copy_that_candidate_writes_cannot_reach(quick, reports, gated, tmp_path):
+    version = promote(quick, reports, "sha256:" + "1" * 64, gated.model_digest)
+    production = _files(quick, quick.model.name, version)
+    candidate = _files(quick, quick.model.candidates, gated.model_version)
+    assert production.parent != candidate.parent, "production reads its own copy, not the candidate's files"
+    tags = connect(quick).get_model_version(quick.model.name, version).tags
+    assert "gate.digest" not in tags and tags[DIGEST_TAG] == gated.model_digest, "lineage tags only"
+
+    _swap(quick, quick.model.candidates, gated.model_version)  # after the promotion: production is untouched
+    digest = export_model(quick, reports, version=version, directory=tmp_path / "model")
+    assert digest == gated.model_digest
+    assert json.loads(release_file(tmp_path / "model").read_text())["model_digest"] == gated.model_digest
+    assert signature_file(tmp_path / "model").is_file()
+
+
+def test_export_refuses_a_production_version_whose_files_changed(quick, reports, gated, tmp_path):
+    version = promote(quick, reports)
+    metadata = _files(quick, quick.model.name, version) / "metadata.json"
+    metadata.write_text(metadata.read_text().replace("\n", "\n ", 1))  # same model, other bytes
+    with pytest.raises(DigestMismatch, match=gated.model_digest):
+        export_model(quick, reports, version=version, directory=tmp_path / "again")
+    assert not (tmp_path / "again").exists()
+
+
+def test_a_flipped_byte_in_a_signed_bundle_stops_the_server(quick, reports, gated, tmp_path, monkeypatch, signing_keys):
+    version = promote(quick, reports)
+    monkeypatch.setenv("MODEL_SIGNING_PUBLIC_KEY", str(signing_keys.public))
+    model = tmp_path / "model"
+    export_model(quick, reports, version=version, directory=model)  # verifies the signature
+    with running(create_app(model)) as url:
+        assert url
+
+    onnx = bytearray((model / MODEL_FILE).read_bytes())
+    onnx[len(onnx) // 2] ^= 0x01
+    (model / MODEL_FILE).write_bytes(bytes(onnx))
+    started = _start_server(model)
+    assert started.returncode != 0 and f"{MODEL_FILE} differs from what was signed" in started.stderr, started.stderr
+    signature_file(model).unlink()
+    started = _start_server(model)
+    assert started.returncode != 0 and "unsigned" in started.stderr, started.stderr
+
+
+def _start_server(model: Path) -> subprocess.CompletedProcess:
+    """`python -m <package>.serving.app` as the image starts it; it must exit on its own."""
+    command = [sys.executable, "-m", "<< cookiecutter.package >>.serving.app", "--model-dir", str(model), "--port", "0"]
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=environment)
 
 
 class _RogueWriter:
@@ -103,48 +168,3 @@ def test_a_gated_digest_that_no_longer_matches_names_both(quick, reports, gated)
     with pytest.raises(PromotionRefused, match="sha256:0{64}.*" + gated.model_digest):
         promote(quick, reports)
     assert alias_version(connect(quick), quick.model.name, CHAMPION) is None
-
-
-def test_export_refuses_a_production_version_whose_files_changed(quick, reports, gated, tmp_path):
-    version = promote(quick, reports)
-    export_model(quick, version=version, directory=tmp_path / "model")
-    exported = json.loads((tmp_path / "model" / "metadata.json").read_text())
-    assert exported["model_digest"] == gated.model_digest
-
-    architecture = _bundle_files(quick, gated.model_version) / ARCHITECTURE_FILE
-    architecture.write_text(architecture.read_text().replace("\n", "\n ", 1))  # same model, other bytes
-    with pytest.raises(DigestMismatch, match=gated.model_digest):
-        export_model(quick, version=version, directory=tmp_path / "again")
-    assert not (tmp_path / "again").exists()
-
-
-def test_code_stored_in_the_registry_never_runs(quick, reports, tmp_path):
-    """A version whose pyfunc code writes a marker when loaded: gate, promote and export use its
-    data and never load the code; MLflow's own loader shows the trap is armed."""
-    assert run_validation(quick, reports)
-    honest = train(quick, reports)
-    client = connect(quick)
-    bundle = download_bundle(client, quick.model.candidates, honest.model_version, tmp_path / "honest")
-    marker = tmp_path / "marker"
-    trap = tmp_path / "trap.py"
-    trap.write_text(TRAP.format(marker=str(marker)))
-    mlflow.set_experiment(quick.mlflow.experiment)
-    with mlflow.start_run():
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(trap),
-            artifacts={Path(REGISTERED_BUNDLE).name: str(bundle)},
-            registered_model_name=quick.model.candidates,
-        )
-    version = str(info.registered_model_version)
-    client.set_model_version_tag(quick.model.candidates, version, "eval_data_hash", honest.eval_data_hash)
-    client.set_model_version_tag(quick.model.candidates, version, DIGEST_TAG, bundle_digest(bundle))
-    marker.unlink(missing_ok=True)  # logging a models-from-code file runs it once, here
-
-    assert run_gate(quick, reports, version).decision == "promote"
-    production = promote(quick, reports)
-    export_model(quick, version=production, directory=tmp_path / "model")
-    assert not marker.exists(), "the pipeline ran code stored in the registry"
-
-    mlflow.pyfunc.load_model(f"models:/{quick.model.candidates}/{version}")
-    assert marker.exists(), "the trap never fires: this test proves nothing"

@@ -7,18 +7,22 @@ import pytest
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.data import features_of, read_table
+from << cookiecutter.package >>.digest import bundle_digest
 from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, PredictionLog
-from << cookiecutter.package >>.packaging.export import export_bundle
 from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.serving import app as server_module
 from << cookiecutter.package >>.serving.app import RequestLimits, create_app
 from << cookiecutter.package >>.training.model import build_bundle
-from tests.helpers import METADATA, call, records, running, send_raw
+from tests.helpers import call, exported_bundle, records, running, send_raw
 
 
-def test_server_predicts_checks_input_and_counts(server, features):
+def test_server_predicts_checks_input_and_counts(server, exported, features):
     status, body = call(f"{server}/health")
-    assert (status, json.loads(body)) == (200, {"status": "ready", "model_name": "test-model", "model_version": "7"})
+    health = json.loads(body)
+    assert status == 200
+    assert (health["status"], health["model_name"], health["model_version"]) == ("ready", "test-model", "7")
+    assert health["model_digest"] == bundle_digest(exported), "the digest of the bytes the server loaded"
+    assert health["signature"].startswith("unverified"), "no trusted signer is configured in this test"
     status, body = call(f"{server}/predict", records(features, 3))
     assert status == 200
     result = json.loads(body)
@@ -39,7 +43,8 @@ def test_server_predicts_checks_input_and_counts(server, features):
         float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("model_predictions_total{")
     )
     assert counted == 3
-    assert 'model_info{model_name="test-model",model_version="7",run_id="abc"} 1.0' in metrics
+    info = next(line for line in metrics.splitlines() if line.startswith("model_info{"))
+    assert all(label in info for label in ('model_name="test-model"', 'model_version="7"', 'run_id="abc"'))
 
 
 def test_checked_requests_are_logged_for_the_drift_check(server, features, prediction_log_path):
@@ -119,7 +124,7 @@ def test_a_regression_model_answers_numbers_in_target_units(regression: Params, 
     features = features_of(read_table(regression.data.path), regression.data)
     bundle = build_bundle(Preprocessor.fit(features), [], regression.model, "regression", (4200.0, 800.0))
     log_path = tmp_path / "predictions.jsonl"
-    with running(create_app(export_bundle(bundle, tmp_path / "model", METADATA), PredictionLog(log_path))) as url:
+    with running(create_app(exported_bundle(bundle, tmp_path / "model"), PredictionLog(log_path))) as url:
         status, body = call(f"{url}/predict", records(features, 4))
         metrics = call(f"{url}/metrics")[1]
     assert status == 200, body

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from << cookiecutter.package >>.packaging.export import PARITY_TOLERANCE
 from << cookiecutter.package >>.serving.runtime import MAX_ERRORS, InvalidInput, ServedModel
+from << cookiecutter.package >>.training.onnx_export import PARITY_TOLERANCE
 from tests.helpers import records
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from << cookiecutter.package >>.packaging.export import export_bundle, parity
 from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.promotion.gate import run_gate
 from << cookiecutter.package >>.training.model import ModelBundle, build_bundle
 from << cookiecutter.package >>.training.networks.catalog import NETWORKS, UnknownNetwork
+from << cookiecutter.package >>.training.onnx_export import export_bundle, parity
 from << cookiecutter.package >>.training.train import train
 from << cookiecutter.package >>.validation.report import run_validation
 from tests.helpers import METADATA, with_settings

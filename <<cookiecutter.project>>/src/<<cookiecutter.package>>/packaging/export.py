@@ -1,90 +1,66 @@
-"""`make export`: a registered model version as the serving runtime's files, checked against torch.
+"""`make export`: a registered version's served bundle into `build/model`, byte for byte.
 
-Writes `model.onnx` (network + the task's head: softmax, or the regression target's
-de-standardisation), `preprocessor.json` and `metadata.json` (name, version, run id, model
-digest, task, classes) into one directory, the model part of the image's
-build context; the image is then immutable per model version. The version is read from its
-bundle's data files with this checkout's code, after checking them against the digest
-recorded at training, and the export is refused unless ONNX Runtime reproduces the torch
-outputs on the project's data: max absolute difference <= PARITY_TOLERANCE, for regression
-measured in standard deviations of the training target (predictions are in target units, where
-float32 rounding alone is about 1e-7 of the value).
+Nothing is converted here: the bundle was exported and parity-checked against torch when it was
+trained, and these are the bytes the gate scored. A candidate (CI builds its image before
+promoting it) is exported only when its bytes' digest equals the gate report's
+`candidate_digest`: the registry's tags are writable by every branch's credential, the gate's
+report is not. A production version's bytes must match the digest promotion recorded on it, and
+its signature is exported beside them (`build/model.sig`) and verified when a trusted signer is
+configured (signing.py), so the image build refuses altered or unsigned production bytes.
+Beside the bundle, `build/model.release.json` says which version it is; it is not part of the
+bundle, so it changes neither the digest nor the signature.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
-import warnings
 from pathlib import Path
-from typing import Any
-
-import torch
 
 from << cookiecutter.package >>.config import Params
-from << cookiecutter.package >>.data import class_names, read_table, to_dataset
-from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR, MODEL_FILE, PREPROCESSOR_FILE
-from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, fetch_model
-from << cookiecutter.package >>.serving.runtime import INPUT_NAME, OUTPUT_NAMES, ServedModel
+from << cookiecutter.package >>.paths import BUNDLE_FILES, MODEL_DIR, Reports, release_file, signature_file
+from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, download_signature, fetched_bundle
+from << cookiecutter.package >>.promotion.report import GateReport
+from << cookiecutter.package >>.signing import trust_configured, verify_bundle
 from << cookiecutter.package >>.tracking import connect
-from << cookiecutter.package >>.training.model import ModelBundle
-
-PARITY_TOLERANCE = 1e-5
 
 
 class ExportError(RuntimeError):
-    """The model cannot be exported, or the export does not predict what the model predicts."""
+    """The version cannot be exported: missing, not gated, or not the bytes that were gated."""
 
 
-def export_bundle(bundle: ModelBundle, directory: Path, metadata: dict[str, Any]) -> Path:
-    """Write the serving files of `bundle` into a fresh `directory` (any previous content goes)."""
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    bundle.network.to("cpu")
-    module = bundle.head().eval()  # what `ModelBundle.predict_outputs` computes
-    example = torch.zeros(2, bundle.preprocessor.width)
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    exporter_log.setLevel(logging.ERROR)
+def gated_digest(params: Params, reports: Reports, candidate: str) -> str:
+    """The digest the gate scored for `candidate`, from its report: the only bytes that may ship."""
     try:
-        with warnings.catch_warnings():  # the exporter's chatter is about torch internals, not this model
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                module,
-                (example,),
-                dynamo=True,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAMES[bundle.task]],
-                dynamic_shapes=({0: torch.export.Dim("batch")},),
-                verbose=False,
-            )
-    finally:
-        exporter_log.setLevel(level)
-    program.save(str(directory / MODEL_FILE))
-    (directory / PREPROCESSOR_FILE).write_text(bundle.preprocessor.to_json())
-    (directory / METADATA_FILE).write_text(
-        json.dumps({**metadata, "task": bundle.task, "classes": bundle.classes}, indent=2) + "\n"
-    )
-    return directory
-
-
-def parity(bundle: ModelBundle, directory: Path, features: Any) -> float:
-    """Max absolute difference between torch's and ONNX Runtime's outputs on `features`: of
-    probabilities, or of predictions in standard deviations of the training target."""
-    expected = bundle.predict_outputs(features)
-    actual = ServedModel.load(directory).predict_outputs(features)
-    scale = bundle.target[1] if bundle.task == "regression" else 1.0
-    return float(abs(expected - actual).max() / scale)
+        report = GateReport.read(reports)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
+    if report is None:
+        raise ExportError(f"{reports.gate} missing: run `make gate CANDIDATE={candidate}` before exporting a candidate")
+    gated = (report.candidate_model, str(report.candidate_version))
+    if gated != (params.model.candidates, str(candidate)) or not report.candidate_digest:
+        raise ExportError(
+            f"{reports.gate} gates {gated[0]} version {gated[1]}, not {params.model.candidates} version {candidate}: "
+            f"run `make gate CANDIDATE={candidate}` first"
+        )
+    if report.decision != "promote":
+        raise ExportError(
+            f"the gate said {report.decision!r} for version {candidate} ({report.reason}); nothing exported"
+        )
+    return report.candidate_digest
 
 
 def export_model(
-    params: Params, version: str | None = None, candidate: str | None = None, directory: Path = MODEL_DIR
-) -> None:
-    """Export a version into `directory`: `version` of the production model (default: its
-    champion), or `candidate`, a version of the candidates model (CI stages its image before
-    promotion). The files must match the digest recorded at training."""
+    params: Params,
+    reports: Reports,
+    version: str | None = None,
+    candidate: str | None = None,
+    directory: Path = MODEL_DIR,
+) -> str:
+    """Export `version` of the production model (default: its champion), or `candidate`, a
+    version of the candidates model that the gate passed; return the bundle's digest."""
     client = connect(params)
+    expected = gated_digest(params, reports, candidate) if candidate else None
     if candidate:
         name, version = params.model.candidates, candidate
     else:
@@ -93,37 +69,35 @@ def export_model(
     if version is None:
         raise ExportError(f"model {name!r} has no {CHAMPION!r}: run `make promote` first, or pass MODEL_VERSION=")
     registered = client.get_model_version(name, version)
-    # Production versions promoted before digests were recorded carry none; candidates always do.
-    model = fetch_model(client, name, version, require_digest=bool(candidate))
-    if model.recorded_digest is None:
-        print(
-            f"warning: {name} version {version} records no digest (registered before digests); exporting {model.digest}"
-        )
-    bundle = model.bundle
-    metadata = {
+    staging = directory.with_name(f".{directory.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    with fetched_bundle(client, name, version) as bundle:
+        if expected is not None and bundle.digest != expected:
+            raise ExportError(
+                f"{name} version {version} now gives {bundle.digest}, but the gate scored {expected}: "
+                "its files changed after the gate; nothing exported"
+            )
+        staging.mkdir(parents=True)
+        for file in BUNDLE_FILES:
+            shutil.copyfile(bundle.directory / file, staging / file)
+        digest = bundle.digest
+    signature = signature_file(directory)
+    signature.unlink(missing_ok=True)
+    if not candidate:  # production versions are signed by promotion: the signature travels with them
+        download_signature(client, name, version, signature)
+        if trust_configured():
+            print(f"signature verified: {verify_bundle(staging, signature)}")
+    release = {
         "model_name": name,
         "model_version": str(version),
         # The candidates version this model was trained as: the number in its image tag, the
-        # same before and after promotion (production versions were copied from one).
+        # same before and after promotion (production versions record theirs).
         "candidate_version": str(version) if candidate else (registered.tags or {}).get("source.version"),
         "run_id": registered.run_id,
-        "model_digest": model.digest,
+        "model_digest": digest,
     }
-    frame = read_table(params.data.path)
-    features = to_dataset(frame, params.data, class_names(frame, params.data)).features
-    # Build beside the target and swap in only after the parity check: whatever fails on the
-    # way, `make image` never finds a half-written or unchecked model in `directory`.
-    staging = directory.with_name(f".{directory.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        export_bundle(bundle, staging, metadata)
-        difference = parity(bundle, staging, features)
-        unit = "prediction difference| / target std" if bundle.task == "regression" else "probability difference|"
-        print(f"ONNX vs torch on {len(features)} rows: max |{unit} = {difference:.2e}")
-        if not difference <= PARITY_TOLERANCE:
-            raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e} (> {PARITY_TOLERANCE})")
-        shutil.rmtree(directory, ignore_errors=True)
-        staging.rename(directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    print(f"exported {name} version {version} ({model.digest}, run {registered.run_id}) to {directory}")
+    shutil.rmtree(directory, ignore_errors=True)
+    staging.rename(directory)
+    release_file(directory).write_text(json.dumps(release, indent=2) + "\n")
+    print(f"exported {name} version {version} ({digest}, run {registered.run_id}) to {directory}")
+    return digest

@@ -2,25 +2,29 @@
 
 A reachable Docker engine gets `docker build` (BuildKit, as in CI); otherwise buildah builds
 (`buildah bud`, no daemon; this is how the template's own tests build). The model's identity
-from the exported `metadata.json` becomes build args, hence OCI labels, and the tag
-`NAME:model-<version>`, so one tag is one model version.
+(the exported release file) and the digest of the bundle's bytes become build args, hence OCI
+labels, and the tag `NAME:model-<version>`, so one tag is one model version.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR
+from << cookiecutter.package >>.digest import bundle_digest
+from << cookiecutter.package >>.paths import MODEL_DIR, Reports, release_file, signature_file
+from << cookiecutter.package >>.signing import GITHUB_ISSUER
 
 ENGINES = ("docker", "buildah")
 CONTAINER_PORT = 8080
+PUBLIC_KEY_FILE = Path("build/signing.pub.pem")  # a release image's trusted key, when signing with a key pair
 UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}  # buildah prints decimal units
 
 
@@ -60,18 +64,31 @@ def detect_engine(preferred: str | None = None) -> str:
     raise ImageError("no container engine: start Docker, or install buildah (apt-get install buildah)")
 
 
-def model_metadata(context: Path) -> dict:
-    """What `make export` wrote about the model the image will carry."""
-    path = context / MODEL_DIR / METADATA_FILE
+def exported_release(context: Path) -> dict:
+    """Which registered version `make export` put into the build context."""
+    path = release_file(context / MODEL_DIR)
     if not path.is_file():
         raise ImageError(f"{path} missing: run `make export` first")
     return json.loads(path.read_text())
 
 
+def model_metadata(context: Path) -> dict:
+    """Which version the exported bundle is (`make export` wrote it beside the bundle), with the
+    digest recomputed from the bundle's bytes: the label states what the image holds, not a claim."""
+    bundle, release = context / MODEL_DIR, exported_release(context)
+    digest = bundle_digest(bundle)
+    if release.get("model_digest") != digest:
+        raise ImageError(
+            f"{bundle} gives {digest}, not the {release.get('model_digest')} it was exported as: "
+            "run `make export` again"
+        )
+    return {**release, "model_digest": digest}
+
+
 def image_tag(name: str, context: Path) -> str:
     """`model-<n>`, n being the candidates version the model was trained as, so one tag never
     names two models (versions promoted before the candidates model existed keep their own)."""
-    metadata = model_metadata(context)
+    metadata = exported_release(context)
     return f"{name}:model-{metadata.get('candidate_version') or metadata['model_version']}"
 
 
@@ -95,19 +112,69 @@ def build_image(
 ) -> str:
     """Build the `serve` target of `context`/Dockerfile around the exported model; return the tag."""
     metadata = model_metadata(context)
-    tag = image_tag(name, context)
     build_args = {
         "MODEL_NAME": metadata["model_name"],
         "MODEL_VERSION": metadata["model_version"],
         "MODEL_RUN_ID": metadata["run_id"],
-        "MODEL_DIGEST": metadata.get("model_digest", "unknown"),
+        "MODEL_DIGEST": metadata["model_digest"],
         "GIT_SHA": revision,
         "SOURCE_URL": public_url(source_url),
         "PYTHON_IMAGE": base_image or pinned_python_base(context / "Dockerfile"),
     }
+    return _build(context, engine, "serve", image_tag(name, context), build_args, extra_flags)
+
+
+def build_release_image(
+    context: Path,
+    name: str,
+    engine: str,
+    staged_image: str | None = None,
+    extra_flags: list[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> str:
+    """Build the `release` target: the staged image of the exported production version (default
+    NAME:model-<candidate version>) plus its signature and the trusted signer from `environ`
+    (see signing.py); the build itself verifies the signature. Return the tag NAME:release-<version>."""
+    release = exported_release(context)
+    build_args = {"STAGED_IMAGE": staged_image or image_tag(name, context), **signer_build_args(context, environ)}
+    return _build(context, engine, "release", f"{name}:release-{release['model_version']}", build_args, extra_flags)
+
+
+def signer_build_args(context: Path, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The release stage's trusted signer, from the environment: a public key (written into the
+    build context as PUBLIC_KEY_FILE) or a keyless identity. CI passes these as build args too."""
+    signature = signature_file(context / MODEL_DIR)
+    if not signature.is_file():
+        raise ImageError(f"{signature} missing: `make export` of a promoted (signed) production version writes it")
+    key = context / PUBLIC_KEY_FILE
+    key.unlink(missing_ok=True)
+    if environ.get("MODEL_SIGNING_PUBLIC_KEY"):
+        value = environ["MODEL_SIGNING_PUBLIC_KEY"]
+        key.write_text(value if value.lstrip().startswith("-----BEGIN") else Path(value).read_text())
+        return {"MODEL_SIGNING_PUBLIC_KEY": f"/opt/{key.name}"}
+    identity = environ.get("MODEL_SIGNING_IDENTITY") or _keyless_signer(context)
+    if identity:
+        issuer = environ.get("MODEL_SIGNING_ISSUER", GITHUB_ISSUER)
+        return {"MODEL_SIGNING_IDENTITY": identity, "MODEL_SIGNING_ISSUER": issuer}
+    raise ImageError(
+        "a release image fixes its trusted signer: set MODEL_SIGNING_PUBLIC_KEY (key pair) or "
+        "MODEL_SIGNING_IDENTITY (keyless: the promote workflow's identity, as `make promote` printed it)"
+    )
+
+
+def _keyless_signer(context: Path) -> str | None:
+    """The identity `make promote` signed with keylessly (reports/promote.json), if it did."""
+    record = context / Reports().promotion
+    signed_with = json.loads(record.read_text()).get("signed_with", "") if record.is_file() else ""
+    return signed_with if signed_with.startswith("https://") else None
+
+
+def _build(
+    context: Path, engine: str, target: str, tag: str, build_args: dict[str, str], extra_flags: list[str] | None
+) -> str:
     # buildah writes OCI images by default, which drop HEALTHCHECK; the docker format keeps it
     command = ["docker", "build"] if engine == "docker" else ["buildah", "bud", "--format", "docker", "--layers"]
-    command += ["--target", "serve", "--tag", tag, "--file", str(context / "Dockerfile")]
+    command += ["--target", target, "--tag", tag, "--file", str(context / "Dockerfile")]
     command += [flag for key, value in build_args.items() for flag in ("--build-arg", f"{key}={value}")]
     command += [*(extra_flags or []), str(context)]
     print("+", " ".join(command), flush=True)

@@ -1,5 +1,7 @@
 """The gate's one pass over the data: read, split, hash and score, a batch of rows at a time.
 
+Both models are served bundles scored by ONNX Runtime, exactly as the server will run them.
+
 Each part of the table (a Parquet row group, at most `BATCH_ROWS` rows) is split, its evaluation
 rows are hashed and scored by both models, and its features are dropped: memory holds the
 labels and the two models' class probabilities, never the evaluation set's features. The
@@ -30,7 +32,7 @@ from << cookiecutter.package >>.data import (
 )
 
 if TYPE_CHECKING:
-    from << cookiecutter.package >>.training.model import ModelBundle
+    from << cookiecutter.package >>.serving.runtime import ServedModel
 
 BATCH_ROWS = 2**17
 
@@ -65,8 +67,8 @@ class Scored:
 
 def score_eval_set(
     params: DataParams,
-    candidate: ModelBundle,
-    champion: ModelBundle | None,
+    candidate: ServedModel,
+    champion: ServedModel | None,
     stopwatch: Stopwatch,
     batch_rows: int = BATCH_ROWS,
     metric: str = "",

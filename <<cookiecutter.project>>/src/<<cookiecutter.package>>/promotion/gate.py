@@ -3,9 +3,9 @@
 The candidate (a version of the candidates model) and the production champion (or, before
 there is one, a naive class-prior baseline) are scored here, in one process and one pass over
 the data (`evaluation.py`), on the frozen evaluation set whose hash must match the one
-recorded at training. Both are loaded from their
-bundle's data files with this checkout's code, after checking the files against the digest
-recorded at training; the candidate's digest goes into gate.json for promotion to check again.
+recorded at training. Both are the served bundles the server would run, scored by ONNX
+Runtime: this job imports no torch and runs no code from the registry. The digest of the
+candidate's bytes goes into gate.json: the image build and promotion accept no other bytes.
 Any doubt (server down, hash or digest mismatch, missing model or metric) is `error`, which
 blocks promotion exactly like `reject` and fails the merge check. The rules are in `rule.py`.
 """
@@ -23,7 +23,7 @@ from << cookiecutter.package >>.metrics import METRICS
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.promotion.bootstrap import paired_bootstrap
 from << cookiecutter.package >>.promotion.evaluation import Stopwatch, score_eval_set
-from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, fetch_model
+from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, fetch_served
 from << cookiecutter.package >>.promotion.report import GateReport, redact
 from << cookiecutter.package >>.promotion.rule import meets_requirement, required_value, within_tolerance
 from << cookiecutter.package >>.tracking import connect
@@ -67,16 +67,14 @@ def evaluate_gate(params: Params, reports: Reports, candidate_version: str | Non
         confidence=settings.confidence,
         require_significance=settings.require_significance,
     )
-    candidate = fetch_model(client, params.model.candidates, candidate_version)
-    report.candidate_digest = candidate.digest
-    # Versions promoted before digests were recorded carry none; a recorded one must match.
-    baseline = fetch_model(client, name, champion, require_digest=False).bundle if champion else None
-    for role, bundle in (("candidate", candidate.bundle), ("champion", baseline)):
-        if bundle is not None and bundle.task != params.data.task:
-            raise GateError(f"the {role} is a {bundle.task} model, but data.task is {params.data.task!r}")
+    candidate, report.candidate_digest = fetch_served(client, params.model.candidates, candidate_version)
+    baseline = fetch_served(client, name, champion)[0] if champion else None
+    for role, model in (("candidate", candidate), ("champion", baseline)):
+        if model is not None and model.task != params.data.task:
+            raise GateError(f"the {role} is a {model.task} model, but data.task is {params.data.task!r}")
 
     stopwatch = Stopwatch()
-    scored = score_eval_set(params.data, candidate.bundle, baseline, stopwatch, metric=metric.name)
+    scored = score_eval_set(params.data, candidate, baseline, stopwatch, metric=metric.name)
     report.eval_data_hash, report.eval_rows, report.rows_read = scored.eval_hash, len(scored.labels), scored.rows_read
     trained_on = candidate_tags.get("eval_data_hash")
     if trained_on != scored.eval_hash:

@@ -1,25 +1,29 @@
 """`make promote` and `make rollback`: the only writers of the production model.
 
-Promotion copies the gated version of the candidates model into the production model and
-points `champion` at the copy, and does so only for the files the gate scored: the candidate
-is downloaded again and its digest must equal the one in gate.json. The alias move is
-compare-and-set under a registry lock: it re-reads the champion and refuses when it is no
-longer the baseline the gate scored, so of two concurrent promotions exactly one wins.
-The replaced champion keeps the `previous-champion` alias for a one-command rollback.
+Promotion takes the bytes the gate scored (the candidate is downloaded again and its digest must
+equal gate.json's, and so must the staged image's model digest), signs them, and uploads them
+into the production experiment, which only the production credential can write. The production
+version is registered from that copy with lineage tags written here alone: nothing the
+candidate credential can do afterwards changes a byte production serves or a later gate scores.
+The alias move is compare-and-set under the promotion lock: it re-reads the champion and refuses
+when it is no longer the baseline the gate scored, so of two concurrent promotions exactly one
+wins. The replaced champion keeps `previous-champion` for a one-command rollback.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.digest import DIGEST_TAG
-from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.paths import SERVED_ARTIFACT, SIGNATURE_SUFFIX, Reports
 from << cookiecutter.package >>.promotion.lock import alias_lock
 from << cookiecutter.package >>.promotion.registry import (
     CHAMPION,
@@ -27,12 +31,15 @@ from << cookiecutter.package >>.promotion.registry import (
     DigestMismatch,
     RegistryError,
     alias_version,
-    fetch_model,
+    fetched_bundle,
 )
 from << cookiecutter.package >>.promotion.report import GateReport
-from << cookiecutter.package >>.tracking import connect
+from << cookiecutter.package >>.signing import sign_bundle
+from << cookiecutter.package >>.tracking import connect, ensure_registered_model
 
 IMAGE_DIGEST_TAG = "image.digest"  # the serving image built from a production version
+SIGNATURE_TAG = "model.signature"  # how the bundle was signed: key or sigstore
+SIGNATURE_NAME = f"{SERVED_ARTIFACT}{SIGNATURE_SUFFIX}"  # the signature's artifact, beside served/
 
 
 class PromotionRefused(RuntimeError):
@@ -56,32 +63,94 @@ def _gate_report(params: Params, reports: Reports) -> GateReport:
     return report
 
 
-def _verified_digest(client: MlflowClient, report: GateReport) -> tuple[str, ModelVersion]:
-    """The candidate's digest now, refused unless it is the one the gate scored, and its version."""
+def _check_candidate_tags(client: MlflowClient, report: GateReport) -> str:
+    """The candidate's run, refused when the registry has no passing gate for it (a consistency
+    check: the bytes are checked against gate.json's digest, never against these tags)."""
     model, version = report.candidate_model, report.candidate_version
     source = client.get_model_version(model, version)
     tags = source.tags or {}
     if tags.get("gate.decision") != "promote" or tags.get("gate.eval_data_hash") != report.eval_data_hash:
         raise PromotionRefused(f"the registry has no passing gate for {model} version {version}; run `make gate` again")
-    try:
-        digest = fetch_model(client, model, version).digest
-    except DigestMismatch as error:
-        raise PromotionRefused(f"{error}; run `make train` and `make gate` again") from None
-    if digest != report.candidate_digest:
+    return source.run_id
+
+
+def _check_image(report: GateReport, image_digest: str | None, image_model_digest: str | None) -> None:
+    """A staged image is promoted only when the model inside it is the one the gate scored."""
+    if image_digest and not image_model_digest:
         raise PromotionRefused(
-            f"{model} version {version} changed since the gate scored it: the gate scored {report.candidate_digest}, "
-            f"the registry now gives {digest}; nothing promoted"
+            "IMAGE_DIGEST given without IMAGE_MODEL_DIGEST (the image's ai.mlflow.model.digest label): "
+            "promotion must check which model the image holds"
         )
-    return digest, source
+    if image_model_digest and image_model_digest != report.candidate_digest:
+        raise PromotionRefused(
+            f"the image holds model {image_model_digest}, but the gate scored {report.candidate_digest}: "
+            "it was built from other bytes; nothing promoted"
+        )
 
 
-def promote(params: Params, reports: Reports, image_digest: str | None = None) -> str:
-    """Copy the gated candidate into the production model and make the copy the champion; return
-    the production version. `image_digest` (the staged serving image) is recorded on it."""
+def _production_experiment(client: MlflowClient, params: Params) -> str:
+    """The production experiment's id; created on first use in a local registry (a team's admin
+    creates it beforehand and lets only the production credential write it)."""
+    name = params.mlflow.production_experiment
+    experiment = client.get_experiment_by_name(name)
+    return experiment.experiment_id if experiment else client.create_experiment(name)
+
+
+def _upload(client: MlflowClient, params: Params, bundle_dir: Path, signature: Path, run_name: str) -> str:
+    """The bundle and its signature into a run of the production experiment; its artifact URI."""
+    run = client.create_run(_production_experiment(client, params), run_name=run_name)
+    client.log_artifacts(run.info.run_id, str(bundle_dir), SERVED_ARTIFACT)
+    client.log_artifact(run.info.run_id, str(signature))
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def promote(
+    params: Params, reports: Reports, image_digest: str | None = None, image_model_digest: str | None = None
+) -> str:
+    """Sign the gated candidate's bytes, copy them into production storage, register them as a
+    production version and make it the champion; return that version. `image_digest` (the
+    staged serving image, whose model digest must be the gated one) is recorded on it."""
     report = _gate_report(params, reports)
+    _check_image(report, image_digest, image_model_digest)
     name, scored_baseline = params.model.name, report.baseline_version
     client = connect(params)
-    digest, source = _verified_digest(client, report)
+    source_run = _check_candidate_tags(client, report)
+    with tempfile.TemporaryDirectory() as scratch:
+        signature = Path(scratch) / SIGNATURE_NAME
+        try:
+            with fetched_bundle(client, report.candidate_model, report.candidate_version) as bundle:
+                if bundle.digest != report.candidate_digest:
+                    raise PromotionRefused(
+                        f"{report.candidate_model} version {report.candidate_version} changed since the gate scored "
+                        f"it: the gate scored {report.candidate_digest}, the registry now gives {bundle.digest}; "
+                        "nothing promoted"
+                    )
+                signed_with = sign_bundle(bundle.directory, signature)
+                production_run = _upload(
+                    client, params, bundle.directory, signature, f"{report.candidate_model}-v{report.candidate_version}"
+                )
+        except DigestMismatch as error:
+            raise PromotionRefused(f"{error}; run `make train` and `make gate` again") from None
+    digest = report.candidate_digest
+    lineage = {
+        DIGEST_TAG: digest,
+        SIGNATURE_TAG: signed_with,
+        "source.model": report.candidate_model,
+        "source.version": str(report.candidate_version),
+        "source.run_id": source_run,
+        "eval_data_hash": report.eval_data_hash,
+        "gate.decision": report.decision,
+        "gate.metric": report.metric,
+        "gate.candidate_value": f"{report.candidate_value:.6f}",
+        "gate.baseline_version": scored_baseline or "",
+        "gate.baseline_value": f"{report.baseline_value:.6f}",
+        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if image_digest:
+        lineage[IMAGE_DIGEST_TAG] = image_digest
+    run_uri = client.get_run(production_run).info.artifact_uri
+    ensure_registered_model(client, name)
     with alias_lock(client, name):
         current = alias_version(client, name, CHAMPION)
         if current != scored_baseline:
@@ -89,25 +158,13 @@ def promote(params: Params, reports: Reports, image_digest: str | None = None) -
                 f"the champion changed since the gate scored it (it compared with {scored_baseline or 'no champion'}, "
                 f"now {current}); run `make gate` again"
             )
-        copy = client.copy_model_version(f"models:/{report.candidate_model}/{report.candidate_version}", name)
-        version = str(copy.version)
-        lineage = {
-            DIGEST_TAG: digest,
-            "source.model": report.candidate_model,
-            "source.version": str(report.candidate_version),
-            "source.run_id": source.run_id,
-            "eval_data_hash": report.eval_data_hash,
-            "gate.decision": report.decision,
-            "gate.metric": report.metric,
-            "gate.candidate_value": f"{report.candidate_value:.6f}",
-            "gate.baseline_version": scored_baseline or "",
-            "gate.baseline_value": f"{report.baseline_value:.6f}",
-            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        if image_digest:
-            lineage[IMAGE_DIGEST_TAG] = image_digest
-        for key, value in lineage.items():
-            client.set_model_version_tag(name, version, key, value)
+        version = str(
+            client.create_model_version(
+                name, source=f"{run_uri}/{SERVED_ARTIFACT}", run_id=production_run, tags=lineage
+            ).version
+        )
+        with fetched_bundle(client, name, version):  # the copy reads back as the signed digest, or nothing moves
+            pass
         if current:
             client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
         client.set_registered_model_alias(name, CHAMPION, version)
@@ -120,14 +177,29 @@ def promote(params: Params, reports: Reports, image_digest: str | None = None) -
         "candidate_version": str(report.candidate_version),
         "model_digest": digest,
         "image_digest": image_digest,
+        "signed_with": signed_with,
     }
     reports.write(reports.promotion, json.dumps(record, indent=2) + "\n")
     _tag_candidate(client, report, version)
     print(
-        f"{name}: champion is now version {version}, a copy of {report.candidate_model} version "
+        f"{name}: champion is now version {version}, a signed copy of {report.candidate_model} version "
         f"{report.candidate_version} ({digest})" + (f"; previous-champion: {current}" if current else "")
     )
     return version
+
+
+def record_image(params: Params, reports: Reports, image_digest: str) -> None:
+    """Record the release image of the version `make promote` just made champion (promote.json),
+    so that `make rollback` re-tags that very image; production-side, like every production tag."""
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", image_digest):
+        raise PromotionRefused(f"image digest {image_digest!r} is not sha256:<64 hex digits>; nothing recorded")
+    if not reports.promotion.is_file():
+        raise PromotionRefused(f"{reports.promotion} missing: run `make promote` first")
+    record = json.loads(reports.promotion.read_text())
+    client = connect(params)
+    client.set_model_version_tag(record["model_name"], record["champion"], IMAGE_DIGEST_TAG, image_digest)
+    reports.write(reports.promotion, json.dumps({**record, "image_digest": image_digest}, indent=2) + "\n")
+    print(f"{record['model_name']} version {record['champion']}: release image {image_digest}")
 
 
 def _verify_aliases(client: MlflowClient, name: str, expected: dict[str, str | None]) -> None:

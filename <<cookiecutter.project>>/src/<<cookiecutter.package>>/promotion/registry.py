@@ -2,13 +2,16 @@
 
 A missing champion is a normal state (first model: compare with the naive baseline); an
 unreachable server is not, and must reach the caller as an error so the gate fails closed.
-A version is read as data only: its bundle's files, loaded by this checkout's code, and
-checked against the digest recorded when it was trained.
+A version is read as data only: its served bundle (ONNX graph, preprocessor, metadata), loaded
+by ONNX Runtime, and checked against the digest recorded when it was registered.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,10 +21,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from << cookiecutter.package >>.digest import DIGEST_TAG, bundle_digest
-from << cookiecutter.package >>.paths import REGISTERED_BUNDLE
+from << cookiecutter.package >>.paths import BUNDLE_FILES, SIGNATURE_SUFFIX
+from << cookiecutter.package >>.tracking import is_absent
 
 if TYPE_CHECKING:
-    from << cookiecutter.package >>.training.model import ModelBundle
+    from << cookiecutter.package >>.serving.runtime import ServedModel
 
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous-champion"
@@ -35,12 +39,6 @@ class DigestMismatch(RegistryError):
     """A version's files are not the ones recorded for it: they changed after training."""
 
 
-def is_absent(error: MlflowException) -> bool:
-    return error.error_code == "RESOURCE_DOES_NOT_EXIST" or (
-        error.error_code == "INVALID_PARAMETER_VALUE" and "not found" in str(error)
-    )
-
-
 def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:
     """The version an alias points to, or None when the model or alias does not exist yet."""
     try:
@@ -52,47 +50,67 @@ def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | No
 
 
 def download_bundle(client: MlflowClient, model_name: str, version: str, destination: Path) -> Path:
-    """The data files of a registered version's bundle (weights, architecture, preprocessor).
+    """The served bundle of a registered version, fetched file by file into `destination`.
 
-    Only data is fetched: the pyfunc code logged beside it is never imported, so whoever can
-    write a version's artifacts cannot run code in the jobs that gate, promote or export it.
-    Versions logged by earlier layouts of this package keep the same files and load the same way.
+    Each file is fetched by its name: nothing depends on an artifact listing, and nothing but
+    the bundle's data files is fetched (a version holds no code, and none would be run).
     """
-    uri = f"models:/{model_name}/{version}/{REGISTERED_BUNDLE}"
     try:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=uri, dst_path=str(destination), tracking_uri=client.tracking_uri
-        )
+        source = client.get_model_version_download_uri(model_name, version)
+        for name in BUNDLE_FILES:
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{source.rstrip('/')}/{name}", dst_path=str(destination), tracking_uri=client.tracking_uri
+            )
     except MlflowException as error:
-        raise RegistryError(f"cannot download the bundle of {model_name!r} version {version}: {error}") from error
-    return Path(local)
+        raise RegistryError(
+            f"cannot download the served bundle of {model_name!r} version {version} ({', '.join(BUNDLE_FILES)}): "
+            f"{error}. A version registered before served bundles holds torch files only: train and promote anew"
+        ) from error
+    return destination
+
+
+def download_signature(client: MlflowClient, model_name: str, version: str, destination: Path) -> Path:
+    """A production version's signature: promotion stores it beside the bundle (`<source>.sig`)."""
+    source = client.get_model_version_download_uri(model_name, version).rstrip("/")
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{source}{SIGNATURE_SUFFIX}", dst_path=scratch, tracking_uri=client.tracking_uri
+            )
+            shutil.copyfile(local, destination)
+    except MlflowException as error:
+        raise RegistryError(f"{model_name!r} version {version} has no signature beside its bundle: {error}") from error
+    return destination
 
 
 @dataclass(frozen=True)
-class FetchedModel:
-    """A registered version loaded from its data files, with the digest of exactly those files."""
+class FetchedBundle:
+    """A registered version's served bundle on local disk, with the digest of exactly those files."""
 
-    bundle: ModelBundle
+    directory: Path
     digest: str
-    recorded_digest: str | None  # the DIGEST_TAG of the version; None for versions from before digests
+    recorded_digest: str | None  # the version's DIGEST_TAG, as training (or promotion) wrote it
 
 
-def fetch_model(client: MlflowClient, model_name: str, version: str, require_digest: bool = True) -> FetchedModel:
-    """Download, digest and load a version (see `download_bundle`); refuse files that differ from
-    the recorded digest, and (unless `require_digest` is False) a version that records none."""
-    from << cookiecutter.package >>.training.model import ModelBundle  # torch only where a model is loaded
-
+@contextmanager
+def fetched_bundle(client: MlflowClient, model_name: str, version: str) -> Iterator[FetchedBundle]:
+    """Download and digest a version's bundle for the length of the block; refuse files that
+    differ from the digest recorded on the version (they changed after registration)."""
     recorded = (client.get_model_version(model_name, version).tags or {}).get(DIGEST_TAG)
-    if recorded is None and require_digest:
-        raise DigestMismatch(
-            f"{model_name!r} version {version} records no {DIGEST_TAG} tag: register it with `make train`"
-        )
     with tempfile.TemporaryDirectory() as scratch:
         local = download_bundle(client, model_name, version, Path(scratch))
         digest = bundle_digest(local)
         if recorded is not None and digest != recorded:
             raise DigestMismatch(
-                f"{model_name!r} version {version} was trained as {recorded} but its files now give {digest}: "
+                f"{model_name!r} version {version} was registered as {recorded} but its files now give {digest}: "
                 "its artifacts changed after registration; nothing done"
             )
-        return FetchedModel(ModelBundle.load(local), digest, recorded)
+        yield FetchedBundle(local, digest, recorded)
+
+
+def fetch_served(client: MlflowClient, model_name: str, version: str) -> tuple[ServedModel, str]:
+    """A version loaded into the serving runtime (ONNX Runtime, no torch), and its digest."""
+    from << cookiecutter.package >>.serving.runtime import ServedModel  # ONNX Runtime only where a model is scored
+
+    with fetched_bundle(client, model_name, version) as bundle:
+        return ServedModel.load(bundle.directory), bundle.digest

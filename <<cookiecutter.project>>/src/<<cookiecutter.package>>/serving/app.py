@@ -2,7 +2,11 @@
 
     POST /predict   a JSON list of records (or {"dataframe_records": [...]}) -> labels + probabilities,
                     or numbers (regression)
-    GET  /health    200 with the model's name and version (the port opens only once the model is loaded)
+    GET  /health    200 with the model's name, version, digest and signature check (the port opens once it is loaded)
+
+With a trusted signer configured (MODEL_SIGNING_PUBLIC_KEY or MODEL_SIGNING_IDENTITY, see
+signing.py) the server refuses to start on a bundle that is unsigned or differs from what was
+signed, naming the file.
     GET  /metrics   requests by path and status, latency histogram, predicted classes, model info
 
 One process, one event loop (uvloop where installed; h11, or httptools with SERVE_HTTP): inference of a small model
@@ -44,9 +48,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from << cookiecutter.package >>.digest import bundle_digest
 from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, PredictionLog
-from << cookiecutter.package >>.paths import MODEL_DIR, PREDICTION_LOG
+from << cookiecutter.package >>.paths import MODEL_DIR, PREDICTION_LOG, signature_file
 from << cookiecutter.package >>.serving.runtime import InvalidInput, ServedModel
+from << cookiecutter.package >>.signing import trust_configured, verify_bundle
 
 # The one `predicted_class` series a regression model's predictions are counted under
 REGRESSION_SERIES = "number"
@@ -142,16 +148,22 @@ def create_app(
     limits = limits or RequestLimits()
     metrics = Metrics()
     served: dict[str, ServedModel] = {}
+    identity: dict[str, str] = {}  # name, version, run and the digest of the bytes loaded
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        digest = bundle_digest(model_dir)
+        identity["model_digest"] = digest
+        identity["signature"] = "unverified: no trusted signer configured"
+        if trust_configured():
+            identity["signature"] = f"verified: {verify_bundle(model_dir, signature_file(model_dir))}"
         model = ServedModel.load(model_dir)
-        info = model.metadata
-        metrics.model.info({key: str(info[key]) for key in ("model_name", "model_version", "run_id")})
+        identity.update(model_name=model.name, model_version=model.version, run_id=model.release.get("run_id", ""))
+        metrics.model.info(identity)
         for name in model.classes or [REGRESSION_SERIES]:
             metrics.predictions.labels(name)
         served["model"] = model
-        log.info("serving %s version %s from %s", info["model_name"], info["model_version"], model_dir)
+        log.info("serving %s version %s (%s) from %s", model.name, model.version, digest, model_dir)
         yield
 
     async def predict(request: Request) -> Response:
@@ -188,7 +200,7 @@ def create_app(
         if prediction_log:
             try:
                 client = request.client.host if request.client else ""
-                prediction_log.record(columns, result["predictions"], str(model.metadata["model_version"]), client)
+                prediction_log.record(columns, result["predictions"], model.version, client)
             except OSError:  # a full disk must not cost the client its prediction
                 metrics.prediction_log_failures.inc()
                 log.exception("could not write the prediction log")
@@ -200,8 +212,7 @@ def create_app(
         model = served.get("model")
         if model is None:
             return JSONResponse({"status": "loading"}, status_code=503)
-        info = model.metadata
-        return JSONResponse({"status": "ready", **{key: info[key] for key in ("model_name", "model_version")}})
+        return JSONResponse({"status": "ready", **identity})
 
     async def prometheus(_: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

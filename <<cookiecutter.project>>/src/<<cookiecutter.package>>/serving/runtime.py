@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_FILE, PREPROCESSOR_FILE
+from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_FILE, PREPROCESSOR_FILE, release_file
 from << cookiecutter.package >>.preprocessing import Preprocessor
 
 INPUT_NAME = "features"
@@ -81,7 +81,8 @@ def _records(payload: object) -> list:
 class ServedModel:
     session: ort.InferenceSession
     preprocessor: Preprocessor
-    metadata: dict[str, Any]
+    metadata: dict[str, Any]  # the bundle's own: task, classes, training run
+    release: dict[str, Any]  # beside the bundle when exported from the registry: name, version, digest
 
     @classmethod
     def load(cls, directory: Path) -> ServedModel:
@@ -92,7 +93,9 @@ class ServedModel:
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"])
         preprocessor = Preprocessor.from_json((directory / PREPROCESSOR_FILE).read_text())
-        return cls(session, preprocessor, json.loads((directory / METADATA_FILE).read_text()))
+        release = release_file(directory)
+        identity = json.loads(release.read_text()) if release.is_file() else {}
+        return cls(session, preprocessor, json.loads((directory / METADATA_FILE).read_text()), identity)
 
     @property
     def classes(self) -> list[str]:
@@ -100,12 +103,24 @@ class ServedModel:
 
     @property
     def task(self) -> str:
-        return self.metadata.get("task", "classification")  # exports made before tasks are classifiers
+        return self.metadata["task"]
+
+    @property
+    def name(self) -> str:
+        return self.release.get("model_name", "unregistered")
+
+    @property
+    def version(self) -> str:
+        return str(self.release.get("model_version", "unregistered"))
 
     def predict_outputs(self, features: Any) -> np.ndarray:
         """For a DataFrame or a {column: values} mapping: class probabilities (columns in `classes`
         order), or for regression the predictions in target units (one column)."""
-        return self.session.run([OUTPUT_NAMES[self.task]], {INPUT_NAME: self.preprocessor.transform(features)})[0]
+        return self.outputs_of(self.preprocessor.transform(features))
+
+    def outputs_of(self, inputs: np.ndarray) -> np.ndarray:
+        """Outputs for rows this model's preprocessor (or an equal one) transformed."""
+        return self.session.run([OUTPUT_NAMES[self.task]], {INPUT_NAME: inputs})[0]
 
     @cached_property
     def schema(self) -> dict[str, Callable[[object], str | None]]:
@@ -148,13 +163,13 @@ class ServedModel:
         proba = self.predict_outputs(columns)
         if self.task == "regression":
             return {
-                "model_name": self.metadata["model_name"],
-                "model_version": self.metadata["model_version"],
+                "model_name": self.name,
+                "model_version": self.version,
                 "predictions": proba[:, 0].astype(float).tolist(),
             }
         return {
-            "model_name": self.metadata["model_name"],
-            "model_version": self.metadata["model_version"],
+            "model_name": self.name,
+            "model_version": self.version,
             "classes": self.classes,
             "predictions": [self.classes[index] for index in proba.argmax(axis=1)],
             "probabilities": proba.tolist(),

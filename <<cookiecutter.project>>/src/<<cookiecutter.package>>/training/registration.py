@@ -1,73 +1,53 @@
-"""The trained bundle logged to MLflow: its data files (the part the pipeline reads) plus a
-pyfunc wrapper with the package's source, for teams that serve with `mlflow models serve`.
+"""A trained model into the registry: the served bundle as the candidate version's files.
+
+The run keeps two artifact folders: `served/` (the bundle the server runs, parity-checked
+against torch) and `torch/` (weights, architecture, preprocessor: for resuming and fine-tuning
+only). The version registers `served/` and nothing else, so the bytes the gate scores are the
+bytes that ship; no Python is logged, so nothing in the registry is ever executed.
 """
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
-import numpy as np
-import pandas as pd
-import torch
-from mlflow.models import ModelSignature, infer_signature
-from mlflow.models.model import ModelInfo
+from mlflow import MlflowClient
 
-from << cookiecutter.package >>.digest import bundle_digest
-from << cookiecutter.package >>.paths import REGISTERED_BUNDLE
+from << cookiecutter.package >>.digest import DIGEST_TAG, bundle_digest
+from << cookiecutter.package >>.paths import SERVED_ARTIFACT, TORCH_ARTIFACT
+from << cookiecutter.package >>.tracking import ensure_registered_model
 from << cookiecutter.package >>.training.model import ModelBundle
-
-PROBA_PREFIX = "proba_"
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-BUNDLE_KEY = Path(REGISTERED_BUNDLE).name  # MLflow keeps artifact "bundle" under artifacts/bundle
+from << cookiecutter.package >>.training.onnx_export import checked_bundle
 
 
-class TabularPyfunc(mlflow.pyfunc.PythonModel):
-    """Predicts a class label and one probability column per class, or a number (regression)."""
-
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        self.bundle = ModelBundle.load(Path(context.artifacts[BUNDLE_KEY]))
-
-    def predict(self, context: object, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        return predictions_frame(self.bundle, model_input)
+@dataclass(frozen=True)
+class Registered:
+    version: str
+    digest: str
+    parity: float
 
 
-def predictions_frame(bundle: ModelBundle, features: pd.DataFrame) -> pd.DataFrame:
-    """Classification: the label and one probability column per class; regression: the prediction."""
-    if bundle.task == "regression":
-        return pd.DataFrame({"prediction": bundle.predict_outputs(features)[:, 0].astype(np.float64)})
-    proba = bundle.predict_outputs(features)
-    frame = pd.DataFrame(proba, columns=[f"{PROBA_PREFIX}{name}" for name in bundle.classes])
-    frame.insert(0, "prediction", np.asarray(bundle.classes, dtype=object)[proba.argmax(axis=1)])
-    return frame
-
-
-def pip_requirements() -> list[str]:
-    """Pinned runtime requirements (explicit: MLflow's inference imports the model in a subprocess)."""
-    return [
-        f"mlflow=={mlflow.__version__}",
-        f"torch=={torch.__version__.split('+')[0]}",
-        f"pandas=={pd.__version__}",
-        f"numpy=={np.__version__}",
-    ]
-
-
-def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, registered_name: str) -> tuple[ModelInfo, str]:
-    """Log the model (signature + input example) in the active run and register a new version;
-    return it with the digest of the bundle files it holds (see digest.py)."""
-    signature: ModelSignature = infer_signature(input_example, predictions_frame(bundle, input_example))
+def register_bundle(bundle: ModelBundle, features: Any, registered_name: str, tags: dict[str, str]) -> Registered:
+    """Export the served bundle, check it against torch on `features`, log both artifact folders
+    in the active run and register `served/` as a new version of `registered_name`."""
+    run = mlflow.active_run()
+    client = MlflowClient()
     with tempfile.TemporaryDirectory() as scratch:
-        bundle.save(Path(scratch) / BUNDLE_KEY)
-        digest = bundle_digest(Path(scratch) / BUNDLE_KEY)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-            artifacts={BUNDLE_KEY: str(Path(scratch) / BUNDLE_KEY)},
-            code_paths=[str(PACKAGE_DIR)],
-            signature=signature,
-            input_example=input_example,
-            pip_requirements=pip_requirements(),
-            registered_model_name=registered_name,
-        )
-    return info, digest
+        served, weights = Path(scratch) / SERVED_ARTIFACT, Path(scratch) / TORCH_ARTIFACT
+        difference = checked_bundle(bundle, served, {}, features)  # no run id: equal training, equal bytes
+        digest = bundle_digest(served)
+        bundle.save(weights)
+        mlflow.log_artifacts(str(served), SERVED_ARTIFACT)
+        mlflow.log_artifacts(str(weights), TORCH_ARTIFACT)
+    mlflow.log_metric("export_parity", difference)
+    ensure_registered_model(client, registered_name)
+    version = client.create_model_version(
+        registered_name,
+        source=f"{run.info.artifact_uri}/{SERVED_ARTIFACT}",
+        run_id=run.info.run_id,
+        tags={**tags, DIGEST_TAG: digest},
+    )
+    return Registered(str(version.version), digest, difference)

@@ -36,7 +36,6 @@ from << cookiecutter.package >>.data import (
     split_problems,
     to_dataset,
 )
-from << cookiecutter.package >>.digest import DIGEST_TAG
 from << cookiecutter.package >>.metrics import score_all
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.preprocessing import Preprocessor
@@ -50,7 +49,7 @@ from << cookiecutter.package >>.training.checkpoint import (
 )
 from << cookiecutter.package >>.training.model import ModelBundle, bundle_to_train
 from << cookiecutter.package >>.training.networks.catalog import network_class
-from << cookiecutter.package >>.training.registration import log_bundle
+from << cookiecutter.package >>.training.registration import register_bundle
 from << cookiecutter.package >>.validation.report import validation_passed_for
 
 
@@ -266,11 +265,10 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
         bundle.network.to("cpu")
         final = _eval_scores(bundle, evaluation)
         mlflow.log_metrics({f"eval_{name}": value for name, value in final.items()})
-        info, digest = log_bundle(bundle, evaluation.features.head(5), params.model.candidates)
-        version = str(info.registered_model_version)
-        client = mlflow.MlflowClient()
-        client.set_model_version_tag(params.model.candidates, version, "eval_data_hash", eval_hash)
-        client.set_model_version_tag(params.model.candidates, version, DIGEST_TAG, digest)
+        registered = register_bundle(
+            bundle, evaluation.features, params.model.candidates, {"eval_data_hash": eval_hash}
+        )
+        version, digest = registered.version, registered.digest
 
     discard_checkpoint(ckpt_file)
     result = TrainResult(

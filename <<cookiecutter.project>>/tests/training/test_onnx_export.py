@@ -2,7 +2,7 @@
 
 import json
 
-from << cookiecutter.package >>.packaging.export import PARITY_TOLERANCE, parity
+from << cookiecutter.package >>.training.onnx_export import PARITY_TOLERANCE, parity
 from tests.helpers import METADATA
 
 

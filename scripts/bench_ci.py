@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.act.harness import ActResult, git_init, pull_request_event, push_event
-from support.act.scenarios import CI_JOBS, CPU_RUNNER, REPOSITORY, Registry, runner
+from support.act.scenarios import CI_JOBS, REPOSITORY_VARIABLES, REPOSITORY, Registry, runner
 from support.commands import BIN_DIR, PYTHON, git, torch_swap
 from support.template import DEFAULT_PROJECT, TEMPLATE_DIR
 
@@ -144,7 +144,7 @@ def run_condition(condition: str, workdir: Path, uv_cache: Path, timeout: float)
     os.environ.update(environment)  # act hands its environment to host-mode jobs
     try:
         push = act.run(
-            "push", push_event(REPOSITORY, sha), secrets=registry.promote_secrets(), variables=CPU_RUNNER,
+            "push", push_event(REPOSITORY, sha), secrets=registry.promote_secrets(), variables=REPOSITORY_VARIABLES,
             name="push", timeout=timeout,
         )  # fmt: skip
         git(project, "checkout", "-q", "-b", "change")
@@ -154,7 +154,7 @@ def run_condition(condition: str, workdir: Path, uv_cache: Path, timeout: float)
         change = git(project, "rev-parse", "HEAD")
         pull_request = act.run(
             "pull_request", pull_request_event(REPOSITORY, change, branch="change"), secrets=registry.secrets(),
-            variables=CPU_RUNNER, name="pull-request", timeout=timeout,
+            variables=REPOSITORY_VARIABLES, name="pull-request", timeout=timeout,
         )  # fmt: skip
     finally:
         for key, value in saved.items():

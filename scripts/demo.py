@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.act.harness import ActResult, git_init, pull_request_event, push_event
 from support.act.scenarios import (
     CI_JOBS,
-    CPU_RUNNER,
+    REPOSITORY_VARIABLES,
     REPOSITORY,
     WEAKER_MODEL,
     Registry,
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("== 1. push to main, empty registry", flush=True)
     push = act.run(
-        "push", push_event(REPOSITORY, main_sha), secrets=registry.promote_secrets(), variables=CPU_RUNNER,
+        "push", push_event(REPOSITORY, main_sha), secrets=registry.promote_secrets(), variables=REPOSITORY_VARIABLES,
         name="push", timeout=args.timeout,
     )  # fmt: skip
     expected = (
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n== 2. pull request from {branch} ({weak_sha[:7]}: {change}), champion 1", flush=True)
     pull_request = act.run(
         "pull_request", pull_request_event(REPOSITORY, weak_sha, branch=branch), secrets=registry.secrets(),
-        variables=CPU_RUNNER, name="pull-request", timeout=args.timeout,
+        variables=REPOSITORY_VARIABLES, name="pull-request", timeout=args.timeout,
     )  # fmt: skip
     gate = gate_report(pull_request)
     expected = (

@@ -25,7 +25,7 @@ import pytest
 
 from support.act.harness import ACT, ActResult, git_init, pull_request_event, push_event
 from support.act.scenarios import (
-    CPU_RUNNER,
+    REPOSITORY_VARIABLES,
     REPOSITORY,
     Registry,
     add_badly_formatted_file,
@@ -80,6 +80,11 @@ def assert_jobs(result: ActResult, expected: dict[str, str]) -> None:
     assert result.jobs == expected, result.describe()
 
 
+def gate_digest(result: ActResult) -> str:
+    """The candidate digest the gate job reported (its reports/gate.json)."""
+    return json.loads((result.artifact("gate-report") / "gate.json").read_text())["candidate_digest"]
+
+
 @pytest.fixture(scope="module")
 def first_push(tmp_path_factory, project, empty_registry) -> tuple[ActResult, Registry, str]:
     """Scenario 1, shared: a push to main with good data and an empty registry; every workflow
@@ -92,7 +97,7 @@ def first_push(tmp_path_factory, project, empty_registry) -> tuple[ActResult, Re
         push_event(REPOSITORY, sha),
         workflow=PUSH_WORKFLOWS,
         secrets=registry.promote_secrets(),
-        variables=CPU_RUNNER,
+        variables=REPOSITORY_VARIABLES,
     )
     return result, registry, sha
 
@@ -107,8 +112,9 @@ def champion_registry(first_push, tmp_path) -> Registry:
 
 
 def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
-    """Scenario 1: candidate 1 beats the naive baseline; its image is built, then promoted by
-    digest; the lint job passes on the clean render."""
+    """Scenario 1: candidate 1 beats the naive baseline; its image is built, then promoted: the
+    bundle is signed and the release image (the staged one plus the signature) is pushed as
+    champion and prod; the lint job passes on the clean render."""
     result, registry, sha = first_push
     assert_jobs(result, dict.fromkeys({*ALL_JOBS, LINT_JOB}, "success"))
     assert result.returncode == 0, result.describe()
@@ -124,8 +130,9 @@ def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
     assert (gate["decision"], gate["merge"]) == ("promote", "pass")
     assert "promote" in result.summary("gate/gate").lower()
 
-    # The image: built once, from candidate 1, tagged model-1 only, with the model's digest.
-    (build,) = result.standin_calls("docker/build-push-action")
+    # The staged image: built from candidate 1, tagged model-1 only, with the gated digest.
+    build, release = result.standin_calls("docker/build-push-action")
+    assert (build["job"], release["job"]) == ("image", "promote")
     assert build["inputs"]["push"] == "true"
     assert build["inputs"]["target"] == "serve"
     assert build["inputs"]["tags"].split() == [f"{IMAGE}:model-1"]
@@ -137,7 +144,7 @@ def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
     )
     labels = dict(line.split("=", 1) for line in build["inputs"]["labels"].splitlines() if line)
     candidate_digest = registry.client.get_model_version(train["model-name"], "1").tags.get("model.digest")
-    assert labels["ai.mlflow.model.digest"] == candidate_digest
+    assert labels["ai.mlflow.model.digest"] == candidate_digest == gate_digest(result)
     assert candidate_digest and candidate_digest.startswith("sha256:")
     assert (labels["ai.mlflow.model.version"], labels["org.opencontainers.image.revision"]) == ("1", sha)
     image_outputs = result.outputs("image/image")
@@ -145,16 +152,24 @@ def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
     (attest,) = result.standin_calls("actions/attest-build-provenance")
     assert (attest["inputs"]["subject-digest"], attest["inputs"]["subject-name"]) == (digest, IMAGE)
 
-    # The promotion: production version 1, and that very image re-tagged by digest.
+    # The promotion: production version 1, signed; the release image is that staged image
+    # (by digest) plus the signature and the trusted public key, and it is what prod names.
     promote = result.outputs("promote/promote")
     assert (promote["promoted"], promote["production-version"]) == ("true", "1")
     assert registry.champion() == "1"
     assert registry.versions() == ["1"]
     assert registry.candidate_versions() == ["1"]
-    assert registry.champion_tags().get("image.digest") == digest
-    (retag,) = result.standin_calls("docker")
-    assert retag["job"] == "promote"
-    assert result.image_registry() == {f"{IMAGE}:{tag}": digest for tag in ("model-1", "champion", "prod")}
+    assert registry.champion_tags()["model.signature"] == "key"
+    assert release["inputs"]["target"] == "release"
+    release_args = release["inputs"]["build-args"].split()
+    assert f"STAGED_IMAGE={IMAGE}@{digest}" in release_args
+    assert "MODEL_SIGNING_PUBLIC_KEY=/opt/signing.pub.pem" in release_args
+    assert {"build/model.sig", "build/signing.pub.pem"} <= set(release["context_files"])
+    released = result.image_registry()[f"{IMAGE}:release-1"]
+    assert registry.champion_tags().get("image.digest") == released != digest
+    assert result.standin_calls("docker") == [], "nothing is re-tagged: the release image is pushed"
+    tags = {"model-1": digest, "release-1": released, "champion": released, "prod": released}
+    assert result.image_registry() == {f"{IMAGE}:{tag}": value for tag, value in tags.items()}
     logins = result.standin_calls("docker/login-action")
     assert [login["job"] for login in logins] == ["image", "promote"]
     assert all(
@@ -170,7 +185,7 @@ def test_push_of_a_regression_render_runs_the_same_graph_and_promotes(tmp_path, 
     sha = git_init(path, REPOSITORY)
     registry = fresh_registry(empty_registry, tmp_path)
     result = runner(path, tmp_path).run(
-        "push", push_event(REPOSITORY, sha), secrets=registry.promote_secrets(), variables=CPU_RUNNER
+        "push", push_event(REPOSITORY, sha), secrets=registry.promote_secrets(), variables=REPOSITORY_VARIABLES
     )
     assert_jobs(result, dict.fromkeys(ALL_JOBS, "success"))
     assert result.returncode == 0, result.describe()
@@ -202,7 +217,7 @@ def test_pull_request_only_reports_the_gate(tmp_path, project, empty_registry):
     registry = fresh_registry(empty_registry, tmp_path)
     path, sha = project
     event = pull_request_event(REPOSITORY, sha)
-    result = runner(path, tmp_path).run("pull_request", event, secrets=registry.secrets(), variables=CPU_RUNNER)
+    result = runner(path, tmp_path).run("pull_request", event, secrets=registry.secrets(), variables=REPOSITORY_VARIABLES)
 
     jobs = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment"}
     assert_jobs(result, dict.fromkeys(jobs, "success"))
@@ -236,7 +251,7 @@ def test_bad_data_stops_the_pipeline_at_validation(tmp_path, champion_registry):
     before = champion_registry.candidate_versions()
 
     result = runner(path, tmp_path).run(
-        "push", push_event(REPOSITORY, sha), secrets=champion_registry.promote_secrets(), variables=CPU_RUNNER
+        "push", push_event(REPOSITORY, sha), secrets=champion_registry.promote_secrets(), variables=REPOSITORY_VARIABLES
     )
 
     assert result.returncode != 0, result.describe()
@@ -252,7 +267,7 @@ def test_candidate_not_two_percent_better_is_rejected(tmp_path, project, champio
     """Scenario 4: retraining with the same data and seed cannot beat the champion by 2 %."""
     path, sha = project
     result = runner(path, tmp_path).run(
-        "push", push_event(REPOSITORY, sha), secrets=champion_registry.promote_secrets(), variables=CPU_RUNNER
+        "push", push_event(REPOSITORY, sha), secrets=champion_registry.promote_secrets(), variables=REPOSITORY_VARIABLES
     )
 
     jobs = {"validate/validate", "test/test", "train/train", "gate/gate"}
@@ -273,7 +288,7 @@ def test_pull_request_with_a_weaker_model_fails_the_merge_check(tmp_path, champi
     sha = weaken_model(path)
     event = pull_request_event(REPOSITORY, sha, branch="weaker-model")
     result = runner(path, tmp_path).run(
-        "pull_request", event, secrets=champion_registry.secrets(), variables=CPU_RUNNER
+        "pull_request", event, secrets=champion_registry.secrets(), variables=REPOSITORY_VARIABLES
     )
 
     expected = dict.fromkeys({"validate/validate", "test/test", "train/train", "gate/comment"}, "success")
@@ -295,7 +310,7 @@ def test_pull_request_with_an_unchanged_model_passes_the_merge_check(tmp_path, p
     not enough better to promote (it would not), nothing promoted."""
     path, sha = project
     result = runner(path, tmp_path).run(
-        "pull_request", pull_request_event(REPOSITORY, sha), secrets=champion_registry.secrets(), variables=CPU_RUNNER
+        "pull_request", pull_request_event(REPOSITORY, sha), secrets=champion_registry.secrets(), variables=REPOSITORY_VARIABLES
     )
 
     jobs = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment"}
@@ -315,7 +330,7 @@ def test_push_without_the_production_credential_fails_closed(tmp_path, project, 
     registry = fresh_registry(empty_registry, tmp_path)
     path, sha = project
     result = runner(path, tmp_path).run(
-        "push", push_event(REPOSITORY, sha), secrets=registry.secrets(), variables=CPU_RUNNER
+        "push", push_event(REPOSITORY, sha), secrets=registry.secrets(), variables=REPOSITORY_VARIABLES
     )
 
     expected = dict.fromkeys(ALL_JOBS - {"promote/promote"}, "success")
@@ -388,7 +403,7 @@ def test_fork_pull_request_never_reaches_the_gpu_runner(tmp_path, project, empty
     registry = fresh_registry(empty_registry, tmp_path)
     path, sha = project
     event = pull_request_event(REPOSITORY, sha, head_repository=f"mallory/{DEFAULT_PROJECT}")
-    result = runner(path, tmp_path).run("pull_request", event, secrets=registry.secrets(), variables=CPU_RUNNER)
+    result = runner(path, tmp_path).run("pull_request", event, secrets=registry.secrets(), variables=REPOSITORY_VARIABLES)
 
     assert_jobs(result, {"validate/validate": "success", "test/test": "success"})
     assert registry.candidate_versions() == []

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from mlflow.exceptions import MlflowException
 
 from support.act.harness import ActRunner
@@ -21,8 +23,21 @@ from support.template import COOKIECUTTER_JSON, DEFAULT_PACKAGE, DEFAULT_PROJECT
 
 REPOSITORY = f"acme/{DEFAULT_PROJECT}"
 LABELS = json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
-# This machine has no GPU: ci.yml trains on CPU when the repository variable says so.
-CPU_RUNNER = {"REQUIRE_GPU": "false"}
+# The project's signing key pair, made for this process: the production environment's secret
+# MODEL_SIGNING_KEY signs promoted bundles; the repository variable MODEL_SIGNING_PUBLIC_KEY is
+# the signer the release image trusts.
+_SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
+SIGNING_KEY_PEM = _SIGNING_KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+PUBLIC_KEY_PEM = (
+    _SIGNING_KEY.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+# Repository variables: this machine has no GPU (ci.yml trains on CPU when REQUIRE_GPU says so),
+# and the release image's trusted signer.
+REPOSITORY_VARIABLES = {"REQUIRE_GPU": "false", "MODEL_SIGNING_PUBLIC_KEY": PUBLIC_KEY_PEM}
 # params.yaml changes that make the model far worse than the defaults' (no better than always
 # guessing the commonest class) while the project's own tests, which run on the same commit and
 # train from params.yaml with their own epoch counts, still pass.
@@ -68,9 +83,11 @@ class Registry:
         return Registry(db, self.model)
 
     def add_experiment(self, artifacts: Path, name: str = DEFAULT_PROJECT) -> Registry:
-        """Create the project's experiment with its artifacts in `artifacts`: outside the jobs'
-        workspaces, which act deletes after each job."""
+        """Create the project's experiments with their artifacts under `artifacts`: outside the
+        jobs' workspaces, which act deletes after each job. Training runs go to `name`, the bytes
+        of production versions to `name`-production (params.yaml's mlflow section)."""
         self.client.create_experiment(name, artifact_location=artifacts.as_uri())
+        self.client.create_experiment(f"{name}-production", artifact_location=(artifacts / "production").as_uri())
         return self
 
     def champion(self) -> str | None:
@@ -103,8 +120,9 @@ class Registry:
         return {"MLFLOW_TRACKING_URI": self.uri, **CANDIDATE_USER, "GITHUB_TOKEN": "act-fake-token"}
 
     def promote_secrets(self) -> dict[str, str]:
-        """secrets() plus the production credential (on GitHub: the production environment's secrets)."""
-        return self.secrets() | PROMOTE_USER
+        """secrets() plus the production credential and signing key (on GitHub: the production
+        environment's secrets)."""
+        return self.secrets() | PROMOTE_USER | {"MODEL_SIGNING_KEY": SIGNING_KEY_PEM}
 
 
 def weaken_model(project: Path, branch: str = "weaker-model") -> str:

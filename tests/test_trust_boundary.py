@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 import pytest
+import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.server import get_app_client
 from mlflow.server.auth.client import AuthServiceClient
 
-from support.commands import make, read_report, tool_env
+from support.commands import PYTHON, make, read_report, tool_env
 from support.services import AuthMlflowServer, Postgres
 from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 
@@ -29,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 PRODUCTION = DEFAULT_PACKAGE  # params.yaml model.name
 CANDIDATES = f"{DEFAULT_PACKAGE}-candidates"  # params.yaml model.candidates
-LOCK = f"{DEFAULT_PACKAGE}.promotion-lock"  # what `make promote` creates and deletes around its alias moves
+LOCK = f"{DEFAULT_PACKAGE}.promotion-lock"  # `make promote` and `make rollback` queue in its versions
 EXPERIMENT = DEFAULT_PROJECT  # params.yaml mlflow.experiment
 CANDIDATE_USER, PROMOTE_USER = "ci-candidate", "ci-promote"
 
@@ -49,15 +51,16 @@ def grant_pipeline(
     """What an MLflow admin runs once per project, with admin credentials in the environment
     (MLFLOW_TRACKING_USERNAME/PASSWORD) and both users already created (`auth.create_user`).
 
-    The admin creates the experiment and both registered models, so that neither CI user owns
-    (MANAGE) anything the other relies on; each user is then granted the least it needs.
-    Creating a registered model needs no grant while workspaces are off: that is how
-    `make promote` creates its lock, and why the candidate user is explicitly denied the
-    lock's name.
+    The admin creates the experiment and the three registered models, so that neither CI user
+    owns (MANAGE) anything the other relies on; each user is then granted the least it needs.
+    Creating a registered model needs no grant while workspaces are off, so a name nobody has
+    taken yet could be taken, or another model renamed onto it, by either CI user: the lock
+    exists before CI runs, and stays.
     """
     experiment_id = registry.create_experiment(experiment)
     registry.create_registered_model(model, description="production: written only by make promote / rollback")
     registry.create_registered_model(f"{model}-candidates", description="every training run registers here")
+    registry.create_registered_model(f"{model}.promotion-lock", description="make promote / rollback queue here")
 
     # CI on every branch: runs, artifacts and versions in the candidates model; the champion read-only.
     auth.grant_user_permission(candidate_user, "experiment", experiment_id, "EDIT")
@@ -69,11 +72,9 @@ def grant_pipeline(
     auth.grant_user_permission(promote_user, "experiment", experiment_id, "READ")
     auth.grant_user_permission(promote_user, "registered_model", f"{model}-candidates", "EDIT")
     auth.grant_user_permission(promote_user, "registered_model", model, "EDIT")
-    # A role, not a user grant: MLflow deletes a model's user grants with the model, and the lock
-    # is deleted after every promotion; an admin-made role's DENY outlives it.
-    no_lock = auth.create_role("default", f"{model}-no-promotion-lock", "may not squat the promotion lock")
-    auth.add_role_permission(no_lock.id, "registered_model", f"{model}.promotion-lock", "DENY")
-    auth.assign_role(candidate_user, no_lock.id)
+    # The lock's versions are its queue: leaving it deletes a version, which needs MANAGE. The
+    # candidate user gets nothing on it, so it can neither queue, nor rename or delete the lock.
+    auth.grant_user_permission(promote_user, "registered_model", f"{model}.promotion-lock", "MANAGE")
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -217,13 +218,100 @@ def test_candidate_credential_cannot_write_the_production_model(champion_registr
     assert _production_state(champion_registry) == before
 
 
-def test_candidate_credential_cannot_take_the_promotion_lock(champion_registry: Registry):
-    """Else a branch could hold the lock and stall every promotion until it goes stale."""
-    with acting_as(champion_registry.candidate) as client, pytest.raises(MlflowException) as refused:
-        client.create_registered_model(LOCK)
-    assert _denied(refused.value), refused.value
-    with acting_as(champion_registry.admin) as client:
-        assert client.search_registered_models(f"name='{LOCK}'") == []
+# --- the promotion lock: only the promotion credential can queue in it ------------------------
+
+
+def _rest(registry: Registry, user: str, method: str, endpoint: str, body: dict) -> requests.Response:
+    """One REST call as `user`, without the client's own reads first: what the server itself allows."""
+    url = f"{registry.server.uri}/api/2.0/mlflow/{endpoint}"
+    return requests.request(method, url, json=body, auth=(user, registry.passwords[user]), timeout=30)
+
+
+def _lock_state(registry: Registry) -> tuple:
+    """The lock model and its queue, and the candidates model's versions, as the admin sees them."""
+    with acting_as(registry.admin) as client:
+        lock = client.get_registered_model(LOCK)
+        queue, candidates = (
+            sorted(str(version.version) for version in client.search_model_versions(f"name='{name}'"))
+            for name in (LOCK, CANDIDATES)
+        )
+    return lock.description, lock.tags, queue, candidates
+
+
+LOCK_ATTACKS = {  # (method, endpoint, body) that a branch could send with the candidate credential
+    "rename-candidates-onto-the-lock": ("POST", "registered-models/rename", {"name": CANDIDATES, "new_name": LOCK}),
+    "queue-in-the-lock": ("POST", "model-versions/create", {"name": LOCK, "source": "promotion-lock:/queue"}),
+    "delete-the-lock": ("DELETE", "registered-models/delete", {"name": LOCK}),
+    "rename-the-lock": ("POST", "registered-models/rename", {"name": LOCK, "new_name": f"{LOCK}-moved"}),
+}
+
+
+@pytest.mark.parametrize("attack", LOCK_ATTACKS.values(), ids=LOCK_ATTACKS.keys())
+def test_candidate_credential_cannot_touch_the_promotion_lock(champion_registry: Registry, attack):
+    """Else a branch could hold the lock and stall every promotion, or have the lock's stale-holder
+    breaker work on a model of its choosing. Renaming needs EDIT on the source model only, which
+    the candidate holds on its own model: a name already taken is what refuses that one."""
+    before = _lock_state(champion_registry)
+    response = _rest(champion_registry, CANDIDATE_USER, *attack)
+    assert response.status_code == 403 or "RESOURCE_ALREADY_EXISTS" in response.text, response.text
+    assert _lock_state(champion_registry) == before
+
+
+def _in_project(project: Path, credentials: dict[str, str], code: str) -> str:
+    """Run `code` with the rendered project's package as `credentials`; return its output, which
+    must end in an error (the tests below expect refusals)."""
+    result = subprocess.run(
+        [PYTHON, "-c", code], cwd=project, env=tool_env(**credentials), capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0, result.stdout
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp("lock-project"))
+
+
+def test_a_lock_left_by_a_killed_promotion_times_out_naming_its_holder(champion_registry: Registry, project: Path):
+    """Not a bare 403: the waiter says who holds the lock and for how long it has been silent."""
+    killed = "pid 4242 on a-runner-that-was-killed (0)"
+    with acting_as(champion_registry.promoter) as client:
+        held = client.create_model_version(LOCK, "promotion-lock:/queue", description=killed, await_creation_for=0)
+    try:
+        code = (
+            "from mlflow import MlflowClient\n"
+            f"from {DEFAULT_PACKAGE}.promotion.lock import alias_lock\n"
+            f"with alias_lock(MlflowClient(), {PRODUCTION!r}, timeout=1):\n"
+            "    raise SystemExit('took a held lock')\n"
+        )
+        output = _in_project(project, champion_registry.promoter, code)
+        assert f"LockTimeout: {LOCK!r} is held by {killed} (version {held.version}" in output, output
+        assert _lock_state(champion_registry)[2] == [str(held.version)], "the waiter did not leave the queue"
+    finally:
+        with acting_as(champion_registry.admin) as client:
+            client.delete_model_version(LOCK, held.version)
+
+
+def test_a_403_names_the_grant_it_lacks(champion_registry: Registry, project: Path):
+    """With NO_PERMISSIONS a model nobody granted (or that does not exist) answers 403, not 404."""
+    read = (
+        "from mlflow import MlflowClient\n"
+        f"from {DEFAULT_PACKAGE}.promotion.registry import alias_version\n"
+        "alias_version(MlflowClient(), 'no-such-model', 'champion')\n"
+    )
+    output = _in_project(project, champion_registry.candidate, read)
+    assert f"the MLflow user {CANDIDATE_USER!r} lacks READ on registered model 'no-such-model' (403)" in output
+    assert "also answers 403 for a model that does not exist" in output, output
+
+    lock = (
+        "from mlflow import MlflowClient\n"
+        f"from {DEFAULT_PACKAGE}.promotion.lock import alias_lock\n"
+        "with alias_lock(MlflowClient(), 'no-such-model'):\n"
+        "    pass\n"
+    )
+    output = _in_project(project, champion_registry.promoter, lock)
+    assert f"{PROMOTE_USER!r} lacks MANAGE on registered model 'no-such-model.promotion-lock' (403)" in output
+    assert "grants MANAGE on it to the production credential's user, and to no other" in output, output
 
 
 def test_promotion_credential_tags_versions_and_moves_aliases_but_deletes_no_model(champion_registry: Registry):
@@ -266,7 +354,7 @@ def test_only_the_promotion_credential_promotes_and_the_champion_is_the_gated_di
     promoted = read_report(project, "promote.json")
     with acting_as(registry.admin) as client:
         champion = client.get_model_version_by_alias(PRODUCTION, "champion")
-        assert client.search_registered_models(f"name='{LOCK}'") == [], "the promotion lock was not released"
+        assert client.search_model_versions(f"name='{LOCK}'") == [], "the promotion lock was not released"
     assert str(champion.version) == promoted["champion"]
     assert champion.tags["model.digest"] == trained["model_digest"] == promoted["model_digest"]
     assert promoted["candidate_model"] == CANDIDATES

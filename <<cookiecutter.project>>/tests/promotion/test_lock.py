@@ -1,84 +1,109 @@
-"""The promotion lock belongs to its holder: a release never deletes a lock someone else took."""
+"""The promotion lock on a real registry (SQLite): one holder at a time, a killed holder broken by
+age, a timeout that names the holder, and nothing deleted but lock versions."""
 
+import threading
 import time
-from contextlib import ExitStack
 
 import pytest
+from mlflow import MlflowClient
 
-from << cookiecutter.package >>.promotion.lock import LOCK_SUFFIX, LockTimeout, _claim_name, alias_lock
-from << cookiecutter.package >>.tracking import connect
+from << cookiecutter.package >>.promotion.lock import LOCK_SOURCE, LOCK_SUFFIX, LockTimeout, alias_lock
 
-
-def test_lock_is_released_only_by_its_holder(params, tmp_path):
-    mlflow = params.mlflow.model_copy(update={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
-    client = connect(params.model_copy(update={"mlflow": mlflow}))
-    lock_name = f"{params.model.name}{LOCK_SUFFIX}"
-    with alias_lock(client, params.model.name):
-        client.delete_registered_model(lock_name)  # as if broken as stale and retaken by another runner
-        client.create_registered_model(lock_name, description="held by someone else")
-    assert client.get_registered_model(lock_name).description == "held by someone else"
-    client.delete_registered_model(lock_name)
-    with alias_lock(client, params.model.name):
-        assert client.get_registered_model(lock_name)
-    assert client.search_registered_models(filter_string=f"name = '{lock_name}'") == []  # released
+DEAD_HOLDER = "pid 1 on a-runner-that-was-killed (0)"
 
 
-class _DeletesLate:
-    """A client that runs `racer` just before its first delete of the lock: the moment at which a
-    waiter, having judged a lock stale, is slowest to act on that judgement."""
+class _NoModelDeletes:
+    """A client that fails the test on any write to a registered model other than its versions."""
 
-    def __init__(self, client, lock_name, racer):
-        self._client, self._lock_name, self._racer = client, lock_name, racer
+    def __init__(self, client: MlflowClient) -> None:
+        self._client = client
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str):
+        if name in {"delete_registered_model", "rename_registered_model", "update_registered_model"}:
+            pytest.fail(f"the lock called {name}")
         return getattr(self._client, name)
 
-    def delete_registered_model(self, name):
-        if name == self._lock_name and self._racer:
-            racer, self._racer = self._racer, None
-            racer()
-        return self._client.delete_registered_model(name)
+
+@pytest.fixture
+def lock(tracking_uri: str, request: pytest.FixtureRequest) -> tuple[MlflowClient, str, str]:
+    """(client, model, lock model) with the lock model created first, as the MLflow admin does."""
+    client, model = MlflowClient(tracking_uri, tracking_uri), request.node.name[:60]
+    client.create_registered_model(f"{model}{LOCK_SUFFIX}")
+    return client, model, f"{model}{LOCK_SUFFIX}"
 
 
-def test_two_waiters_breaking_one_stale_lock_never_both_hold_it(params, tmp_path):
-    mlflow = params.mlflow.model_copy(update={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
-    client = connect(params.model_copy(update={"mlflow": mlflow}))
-    model, lock_name = params.model.name, f"{params.model.name}{LOCK_SUFFIX}"
-    client.create_registered_model(lock_name, description="held by a killed promotion")
-    time.sleep(0.6)  # stale by the server's clock
-    holders, first = [], ExitStack()
+def _queue(client: MlflowClient, lock_name: str) -> list[str]:
+    return sorted(version.description for version in client.search_model_versions(f"name = '{lock_name}'"))
 
-    def first_waiter_breaks_and_takes_it():
+
+def _dead_holder(client: MlflowClient, lock_name: str) -> None:
+    """A version left in the queue by a holder that was killed."""
+    client.create_model_version(lock_name, LOCK_SOURCE, description=DEAD_HOLDER, await_creation_for=0)
+
+
+def test_the_holder_is_the_only_version_and_leaves_none_behind(lock):
+    client, model, lock_name = lock
+    with alias_lock(client, model):
+        [holder] = _queue(client, lock_name)
+        assert holder.startswith("pid ")
+    assert _queue(client, lock_name) == []
+    assert client.get_registered_model(lock_name), "the lock model outlives every holding"
+
+
+def test_a_local_store_creates_the_lock_model_on_first_use(tracking_uri, request):
+    client, model = MlflowClient(tracking_uri, tracking_uri), request.node.name[:60]
+    with alias_lock(client, model):
+        assert len(_queue(client, f"{model}{LOCK_SUFFIX}")) == 1
+
+
+def test_threads_never_hold_the_lock_together(lock):
+    client, model, _ = lock
+    inside, overlaps, errors = [], [], []
+
+    def promote_three_times():
         try:
-            first.enter_context(alias_lock(client, model, timeout=1.0, stale_after=0.5))
-        except LockTimeout:
-            return
-        holders.append(client.get_registered_model(lock_name).description)
+            for _ in range(3):
+                with alias_lock(client, model, timeout=60):
+                    inside.append(1)
+                    if len(inside) > 1:
+                        overlaps.append(len(inside))
+                    time.sleep(0.05)
+                    inside.pop()
+        except Exception as error:  # noqa: BLE001 - reported below, in the test's thread
+            errors.append(error)
 
-    with first, alias_lock(_DeletesLate(client, lock_name, first_waiter_breaks_and_takes_it), model, stale_after=0.5):
-        second = client.get_registered_model(lock_name).description
-        assert holders == [] or holders == [second], "both waiters hold the lock: the fresh lock was deleted"
-        assert second != "held by a killed promotion"
+    threads = [threading.Thread(target=promote_three_times) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and overlaps == []
 
 
-def test_a_lock_stuck_by_a_killed_claimant_names_what_to_delete(params, tmp_path):
-    mlflow = params.mlflow.model_copy(update={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
-    client = connect(params.model_copy(update={"mlflow": mlflow}))
-    model, lock_name = params.model.name, f"{params.model.name}{LOCK_SUFFIX}"
-    dead_holder = "held by a killed promotion"
-    client.create_registered_model(lock_name, description=dead_holder)
-    with pytest.raises(LockTimeout, match="held by another promotion"):
-        with alias_lock(client, model, timeout=0.3, stale_after=30):
-            pass
-    # a waiter claimed that holding to break it as stale, and was killed before it could
-    claim = client.create_registered_model(_claim_name(lock_name, dead_holder)).name
-    time.sleep(0.6)
-    with pytest.raises(LockTimeout) as stuck:
-        with alias_lock(client, model, timeout=0.5, stale_after=0.5):
-            pass
-    assert "stuck" in str(stuck.value) and claim in str(stuck.value)
-    assert client.get_registered_model(lock_name).description == dead_holder, "a stuck lock is never broken"
-    client.delete_registered_model(claim)  # the fix the message names
-    client.delete_registered_model(lock_name)
-    with alias_lock(client, model, timeout=1.0):
-        assert client.get_registered_model(lock_name).description != dead_holder
+def test_a_killed_holder_is_broken_once_stale_and_nothing_else_is_deleted(lock):
+    client, model, lock_name = lock
+    client.create_registered_model(f"{model}-candidates")
+    _dead_holder(client, lock_name)
+    time.sleep(0.6)  # stale by the registry's timestamps
+    with alias_lock(_NoModelDeletes(client), model, timeout=5, stale_after=0.5):
+        assert DEAD_HOLDER not in _queue(client, lock_name)
+    assert client.get_registered_model(f"{model}-candidates") and client.get_registered_model(lock_name)
+
+
+def test_a_timeout_names_the_holder_and_leaves_its_place(lock):
+    client, model, lock_name = lock
+    _dead_holder(client, lock_name)
+    with pytest.raises(LockTimeout, match=r"held by pid 1 on a-runner-that-was-killed \(0\) \(version 1"):
+        with alias_lock(client, model, timeout=0.5, stale_after=60):
+            pytest.fail("took a lock that was held")
+    assert _queue(client, lock_name) == [DEAD_HOLDER], "the waiter left its own place, and only that"
+
+
+def test_a_release_never_removes_the_next_holder(lock):
+    """A slow holder whose version was broken as stale must not delete its successor's on release."""
+    client, model, lock_name = lock
+    with alias_lock(client, model):
+        [mine] = client.search_model_versions(f"name = '{lock_name}'")
+        client.delete_model_version(lock_name, mine.version)  # broken as stale by a waiter...
+        _dead_holder(client, lock_name)  # ...who now holds the lock
+    assert _queue(client, lock_name) == [DEAD_HOLDER]

@@ -1,13 +1,27 @@
 """A promotion lock in the registry, so that two promotions of one model never interleave.
 
-MLflow has no compare-and-set on aliases, but registering a model name is atomic: the
-store's unique constraint lets exactly one of any number of concurrent creators win, on
-SQLite, PostgreSQL or a tracking server alike. The lock is that name.
+The lock is a registered model, `<model>.promotion-lock`, that lives as long as the production
+model; its versions are a queue. A promotion joins the queue by creating a version, holds the
+lock while its version is the lowest-numbered one left, and leaves by deleting it. This is
+atomic because the store assigns version numbers: each is unique and higher than every version
+that exists when it is created (SQLite, PostgreSQL or a tracking server alike), so all waiters
+agree on one head and a newcomer always queues behind it. MLflow has no compare-and-set on
+aliases; under this lock the alias moves need none.
+
+On a server with users the MLflow admin creates the lock model and grants MANAGE on it (deleting
+a version needs it) to the production credential alone: a user with no grant on it can neither
+queue in it, rename it nor delete it, and as its name is taken nobody can rename another model
+onto it. Where the registry reports it absent (a local store, a server without authentication),
+the first promotion creates it.
+
+A waiter updates its own version on every poll: that is its sign of life, and the update's
+timestamp is the server's "now". A head that showed no sign of life for `stale_after` seconds,
+on the server's clock alone, belonged to a killed process: a waiter deletes that version, and
+the next in the queue holds the lock. Nothing but lock versions is ever deleted.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import socket
@@ -17,101 +31,110 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from << cookiecutter.package >>.promotion.registry import RegistryError, is_absent
+from << cookiecutter.package >>.promotion.registry import RegistryError, access_denied, is_absent, is_denied
 
 LOCK_SUFFIX = ".promotion-lock"
+LOCK_SOURCE = "promotion-lock:/queue"  # a lock version has no artifacts; the server accepts this as its source
+GRANTEE = "the production credential's user, and to no other"
 
 
 class LockTimeout(RegistryError):
     """Another promotion of the same model held the lock for too long."""
 
 
-def _server_now(client: MlflowClient, lock_name: str) -> float:
-    """Now, in seconds, by the registry server's clock: the creation time of a probe model.
-
-    A lock's age compares two server timestamps, so a runner whose clock is off can neither
-    break a live lock nor keep a dead one.
-    """
-    probe = client.create_registered_model(f"{lock_name}.probe-{uuid.uuid4().hex}")
-    client.delete_registered_model(probe.name)
-    return probe.creation_timestamp / 1000
+def _denied_or(error: MlflowException, lock_name: str, doing: str) -> RegistryError:
+    if is_denied(error):
+        return access_denied(lock_name, "MANAGE", GRANTEE)
+    return RegistryError(f"cannot {doing} the promotion lock {lock_name!r}: {error}")
 
 
-def _lock_holder(client: MlflowClient, lock_name: str) -> tuple[str, float] | None:
-    """(owner token, creation time in seconds by the server's clock) of the lock, or None when
-    nobody holds it. Its age costs a probe (`_server_now`), so only a waiter asks for it."""
+def _join(client: MlflowClient, lock_name: str, token: str) -> ModelVersion:
+    """Queue for the lock: a new version of the lock model, described by the holder's token."""
+
+    def queue() -> ModelVersion:
+        return client.create_model_version(lock_name, LOCK_SOURCE, description=token, await_creation_for=0)
+
     try:
-        lock = client.get_registered_model(lock_name)
+        return queue()
+    except MlflowException as error:
+        if not is_absent(error):
+            raise _denied_or(error, lock_name, "queue for") from error
+    try:
+        client.create_registered_model(lock_name, description="promotion lock: its versions are a queue")
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":  # else another promotion created it first
+            raise _denied_or(error, lock_name, "create") from error
+    try:
+        return queue()
+    except MlflowException as error:
+        raise _denied_or(error, lock_name, "queue for") from error
+
+
+def _removed(mine: ModelVersion) -> RegistryError:
+    return RegistryError(f"this promotion's version {mine.version} of {mine.name!r} was broken as stale; retry")
+
+
+def _queue(client: MlflowClient, mine: ModelVersion) -> list[ModelVersion]:
+    """The lock's live versions, lowest (the holder) first; `mine` among them."""
+    try:
+        versions = client.search_model_versions(f"name = '{mine.name}'")
+    except MlflowException as error:
+        raise _denied_or(error, mine.name, "read") from error
+    if mine.version not in {version.version for version in versions}:
+        raise _removed(mine)
+    return sorted(versions, key=lambda version: int(version.version))
+
+
+def _heartbeat(client: MlflowClient, mine: ModelVersion) -> float:
+    """Show that this waiter is alive; return now, in seconds, by the server's clock."""
+    try:
+        updated = client.update_model_version(mine.name, mine.version, description=mine.description)
     except MlflowException as error:
         if is_absent(error):
-            return None
-        raise
-    return lock.description or "", lock.creation_timestamp / 1000
+            raise _removed(mine) from error
+        raise _denied_or(error, mine.name, "wait for") from error
+    return updated.last_updated_timestamp / 1000
 
 
-def _claim_name(lock_name: str, token: str) -> str:
-    return f"{lock_name}.claim-{hashlib.sha256(token.encode()).hexdigest()[:32]}"
-
-
-def _timeout_reason(client: MlflowClient, lock_name: str, holder: tuple[str, float] | None, age: float) -> str:
-    """Why the lock could not be taken, and, when a killed process left it stuck, the fix.
-
-    A claim lives for milliseconds; one found on a stale holding was left by a process killed
-    while ending it. It is never broken automatically (that would let two processes end one
-    holding), so the message names what to delete once no promotion of the model is running.
-    """
-    reason = f"{lock_name!r} is held by another promotion (age {age:.0f}s); retry later"
-    if holder is None:
-        return reason
-    claim = _claim_name(lock_name, holder[0])
+def _leave(client: MlflowClient, version: ModelVersion) -> None:
+    """Delete a lock version; one already gone (a waiter broke it, or its holder left) is no error."""
     try:
-        client.get_registered_model(claim)
+        client.delete_model_version(version.name, version.version)
     except MlflowException as error:
-        if is_absent(error):
-            return reason
-        raise
-    return (
-        f"{lock_name!r} (age {age:.0f}s) is stuck: a process was killed while ending it and left its "
-        f"claim {claim!r}; when no promotion of this model is running, delete the registered models "
-        f"{claim!r} and {lock_name!r}, then retry"
-    )
+        if not is_absent(error):
+            raise _denied_or(error, version.name, "leave") from error
 
 
-def _delete_if_held_by(client: MlflowClient, lock_name: str, token: str) -> bool:
-    """Delete the lock only while `token` holds it; return whether it was deleted.
-
-    The registry has no conditional delete, so each holding of the lock gets one claim, a model
-    named after its token that only one process can create: the holder releasing it, or one of
-    any number of waiters breaking it as stale. Only the claimant deletes, after re-reading the
-    holder under the claim, and nobody else can delete that holding meanwhile, so a newer
-    holder's lock is never deleted. A claim already taken means that holding is being ended.
-    """
-    claim = _claim_name(lock_name, token)
+def _release(client: MlflowClient, mine: ModelVersion) -> None:
+    """Leave the queue, holding or not; a failure to leave never hides why the lock was left."""
     try:
-        client.create_registered_model(claim)
-    except MlflowException as error:
-        if error.error_code == "RESOURCE_ALREADY_EXISTS":
-            return False
-        raise
-    try:
-        holder = _lock_holder(client, lock_name)
-        if holder and holder[0] == token:
-            client.delete_registered_model(lock_name)
-            return True
-        return False
-    finally:
-        client.delete_registered_model(claim)
+        _leave(client, mine)
+    except RegistryError as error:
+        print(f"warning: could not leave {mine.name!r} ({error}); that place is broken once stale")
 
 
-def _release(client: MlflowClient, lock_name: str, token: str) -> None:
-    """Delete the lock only if it is still ours (a slow holder's lock may have been broken and
-    retaken); never let a failed release hide the outcome of the promotion itself."""
-    try:
-        _delete_if_held_by(client, lock_name, token)
-    except MlflowException as error:
-        print(f"warning: could not release {lock_name!r} ({error}); it is broken after it goes stale")
+def _wait_for_head(client: MlflowClient, mine: ModelVersion, timeout: float, stale_after: float) -> None:
+    """Return once `mine` heads the queue; break heads that went stale; give up after `timeout`."""
+    deadline = time.monotonic() + timeout
+    now = mine.last_updated_timestamp / 1000
+    while True:
+        head = _queue(client, mine)[0]
+        if head.version == mine.version:
+            return
+        silent = now - head.last_updated_timestamp / 1000
+        if silent > stale_after:
+            _leave(client, head)  # that version only: no number below `mine` is issued again while it lives
+            continue
+        if time.monotonic() > deadline:
+            raise LockTimeout(
+                f"{mine.name!r} is held by {head.description} (version {head.version}, last sign of life "
+                f"{silent:.0f}s ago); retry later: a holder that was killed is broken after {stale_after:.0f}s"
+            )
+        time.sleep(0.2 + random.random() * 0.3)  # noqa: S311 - jitter, not cryptography
+        now = _heartbeat(client, mine)
 
 
 @contextmanager
@@ -120,28 +143,12 @@ def alias_lock(
 ) -> Iterator[None]:
     """Mutual exclusion for alias moves of one model, through the registry itself.
 
-    The lock's description is a token of the holder; a lock older than `stale_after` (its
-    holder was killed) is broken.
-    Age is measured on the server's clock alone (see `_server_now`).
+    Waits up to `timeout` seconds; a holder silent for `stale_after` seconds (killed) is broken.
     """
     lock_name = f"{model_name}{LOCK_SUFFIX}"
-    token = f"held by pid {os.getpid()} on {socket.gethostname()} ({uuid.uuid4().hex})"
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.create_registered_model(lock_name, description=token)
-            break
-        except MlflowException as error:
-            if error.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise RegistryError(f"cannot take the promotion lock {lock_name!r}: {error}") from error
-        holder = _lock_holder(client, lock_name)
-        age = _server_now(client, lock_name) - holder[1] if holder else 0.0
-        if holder and age > stale_after and _delete_if_held_by(client, lock_name, holder[0]):
-            continue  # that stale holding only was deleted, never a newer one: take the lock now
-        if time.monotonic() > deadline:
-            raise LockTimeout(_timeout_reason(client, lock_name, holder, age))
-        time.sleep(0.2 + random.random() * 0.3)  # noqa: S311 - jitter, not cryptography
+    mine = _join(client, lock_name, f"pid {os.getpid()} on {socket.gethostname()} ({uuid.uuid4().hex})")
     try:
+        _wait_for_head(client, mine, timeout, stale_after)
         yield
     finally:
-        _release(client, lock_name, token)
+        _release(client, mine)

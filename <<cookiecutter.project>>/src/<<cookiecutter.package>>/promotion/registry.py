@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.environment_variables import MLFLOW_TRACKING_USERNAME
 from mlflow.exceptions import MlflowException
 
 from << cookiecutter.package >>.digest import DIGEST_TAG, bundle_digest
@@ -39,6 +40,26 @@ class DigestMismatch(RegistryError):
     """A version's files are not the ones recorded for it: they changed after training."""
 
 
+def is_denied(error: MlflowException) -> bool:
+    """The server refused the credential (403)."""
+    return error.error_code == "PERMISSION_DENIED"
+
+
+def access_denied(model_name: str, grant: str, grantee: str | None = None) -> RegistryError:
+    """The error for a 403 on a registered model, naming the grant that would answer it.
+
+    A server whose default permission is NO_PERMISSIONS answers 403, not 404, for a model that
+    does not exist (it will not tell a user which names exist), so the message covers both.
+    """
+    user = repr(MLFLOW_TRACKING_USERNAME.get() or "(MLFLOW_TRACKING_USERNAME unset)")
+    return RegistryError(
+        f"the MLflow user {user} lacks {grant} on registered model {model_name!r} (403). With default_permission "
+        "NO_PERMISSIONS the server also answers 403 for a model that does not exist: the MLflow admin creates "
+        f"it and grants {grant} on it to {grantee or user} "
+        "(the template's docs/trust-model.md, MLflow set-up)"
+    )
+
+
 def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:
     """The version an alias points to, or None when the model or alias does not exist yet."""
     try:
@@ -46,6 +67,8 @@ def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | No
     except MlflowException as error:
         if is_absent(error):
             return None
+        if is_denied(error):
+            raise access_denied(model_name, "READ") from error
         raise RegistryError(f"cannot read alias {alias!r} of model {model_name!r}: {error}") from error
 
 

@@ -34,7 +34,8 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from << cookiecutter.package >>.promotion.registry import RegistryError, access_denied, is_absent, is_denied
+from << cookiecutter.package >>.promotion.registry import RegistryError, access_denied, is_denied
+from << cookiecutter.package >>.tracking import is_absent
 
 LOCK_SUFFIX = ".promotion-lock"
 LOCK_SOURCE = "promotion-lock:/queue"  # a lock version has no artifacts; the server accepts this as its source

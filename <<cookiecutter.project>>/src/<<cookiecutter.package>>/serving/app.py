@@ -45,7 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, PredictionLog
-from << cookiecutter.package >>.paths import MODEL_DIR, PREDICTION_LOG
+from << cookiecutter.package >>.paths import METADATA_FILE, MODEL_DIR, MODEL_FILE, PREDICTION_LOG, PREPROCESSOR_FILE
 from << cookiecutter.package >>.serving.runtime import InvalidInput, ServedModel
 
 # The one `predicted_class` series a regression model's predictions are counted under
@@ -215,7 +215,9 @@ def create_app(
 
 
 def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+    """An empty variable counts as unset: the Makefile exports each of its inputs, empty unless
+    given, so `make serve` without MODEL_DIR= must still serve the default."""
+    return os.environ.get(name) or default
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
@@ -274,6 +276,12 @@ def _prediction_log(args: argparse.Namespace) -> PredictionLog | None:
     )
 
 
+def _missing_export_files(model_dir: Path) -> list[str]:
+    """The files of an export that `model_dir` lacks, checked before start-up: there ONNX Runtime
+    would fail inside uvicorn's lifespan, with a traceback that never says to export first."""
+    return [name for name in (MODEL_FILE, PREPROCESSOR_FILE, METADATA_FILE) if not (model_dir / name).is_file()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=Path(_env("MODEL_DIR", str(MODEL_DIR))))
@@ -283,6 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     _add_limit_options(parser)
     _add_log_options(parser)
     args = parser.parse_args(argv)
+    if missing := _missing_export_files(args.model_dir):
+        parser.exit(2, f"no exported model in {args.model_dir} ({', '.join(missing)} missing): run `make export`\n")
     logging.basicConfig(level=args.log_level.upper())
     app = create_app(args.model_dir, _prediction_log(args), RequestLimits(args.max_body_bytes, args.body_timeout))
     uvicorn.run(

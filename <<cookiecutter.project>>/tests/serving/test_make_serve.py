@@ -1,9 +1,10 @@
 """`make serve` as a new user runs it: after `make validate train gate promote` into a local
-SQLite registry, with no MODEL_DIR=, the server exports the champion and serves it; without
-an export it says what to run, in one line."""
+SQLite registry, with no MODEL_DIR=, the server exports the champion, serves it and answers
+the README's example; without an export it says what to run, in one line."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -100,6 +101,19 @@ def test_make_serve_serves_the_champion_from_build_model(served: str, project: P
     status, body = call(f"{served}/predict", records(features, 3))
     assert status == 200, body
     assert len(json.loads(body)["predictions"]) == 3
+
+
+def test_the_readme_example_is_answered(served: str, project: Path):
+    """The README's `curl` example, sent as it is written: the features of this project's task."""
+    example = re.search(r"curl -s localhost:8080/predict -d '(.*?)'", (PROJECT_ROOT / "README.md").read_text(), re.S)
+    assert example, "README.md has no curl example of /predict"
+    status, body = call(f"{served}/predict", json.loads(example.group(1)))
+    assert status == 200, body
+    [prediction] = json.loads(body)["predictions"]
+    if load_params(project / QUICK_PARAMS, environ={}).data.task == "regression":
+        assert isinstance(prediction, float)
+    else:
+        assert prediction in json.loads(body)["classes"]
 
 
 def test_without_an_export_the_server_says_to_run_make_export(tmp_path: Path):

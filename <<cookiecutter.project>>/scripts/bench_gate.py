@@ -50,7 +50,7 @@ WRITE_ROWS = 1_000_000  # rows generated and written at a time (one row group ea
 
 def write_table(params: Params, eval_rows: int, path: Path) -> int:
     """A synthetic table with about `eval_rows` evaluation rows; returns its row count."""
-    reference = read_table(params.data.path)
+    reference = read_table(params.data.path, params.data.na_values)
     rows = math.ceil(eval_rows / EVAL_FRACTION)
     with pq.ParquetWriter(path, pa.Schema.from_pandas(synthetic(reference, 1), preserve_index=False)) as writer:
         for seed, start in enumerate(range(0, rows, WRITE_ROWS)):
@@ -61,7 +61,7 @@ def write_table(params: Params, eval_rows: int, path: Path) -> int:
 
 def models(params: Params) -> tuple[ModelBundle, ModelBundle]:
     """Candidate and champion: two differently seeded networks of the configured architecture and task."""
-    sample = synthetic(read_table(params.data.path), 10_000)
+    sample = synthetic(read_table(params.data.path, params.data.na_values), 10_000)
     preprocessor = Preprocessor.fit(features_of(sample, params.data))
     classes = class_names(sample, params.data)
     labels = label_indices(sample[params.data.target], params.data, classes)

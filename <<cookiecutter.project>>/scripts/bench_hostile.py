@@ -58,7 +58,7 @@ def export_untrained(directory: Path) -> Path:
     from << cookiecutter.package >>.training.onnx_export import export_bundle
 
     params = load_params(PROJECT_ROOT / "params.yaml", environ={})
-    frame = read_table(PROJECT_ROOT / params.data.path)
+    frame = read_table(PROJECT_ROOT / params.data.path, params.data.na_values)
     classes = class_names(frame, params.data)
     dataset = to_dataset(frame, params.data, classes)
     preprocessor = Preprocessor.fit(dataset.features)

@@ -77,7 +77,7 @@ def wait_ready(url: str, process: subprocess.Popen, started: float) -> float:
 
 def one_row(params: Params) -> dict:
     """The first complete row of the project's data, as the JSON both servers accept."""
-    frame = read_table(params.data.path)
+    frame = read_table(params.data.path, params.data.na_values)
     features = to_dataset(frame, params.data, class_names(frame, params.data)).features.dropna()
     return {"dataframe_records": features.head(1).to_dict(orient="records")}
 

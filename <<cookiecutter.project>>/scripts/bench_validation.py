@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params(args.params)
-    reference = read_table(params.data.path)
+    reference = read_table(params.data.path, params.data.na_values)
     project = Path.cwd()
     with tempfile.TemporaryDirectory() as workdir:
         shutil.copytree(project / "gx", Path(workdir) / "gx", ignore=shutil.ignore_patterns("uncommitted"))

@@ -65,3 +65,12 @@ def test_missing_file_says_where_to_run(tmp_path):
 def test_params_are_frozen(params):
     with pytest.raises(ValueError, match="frozen"):
         params.gate.min_improvement = 0.5
+
+
+def test_na_values_default_to_none_and_must_be_a_list_of_strings(params, tmp_path):
+    assert params.data.na_values == []
+    path = _write(tmp_path, PARAMS.read_text().replace("na_values: []", 'na_values: ["NA", "?"]'))
+    assert load_params(path, environ={}).data.na_values == ["NA", "?"]
+    path = _write(tmp_path, PARAMS.read_text().replace("na_values: []", "na_values: NA"))
+    with pytest.raises(ConfigError, match=r"data\.na_values: .*list"):
+        load_params(path, environ={})

@@ -158,11 +158,32 @@ def test_whole_number_class_codes_are_classes_not_a_quantity(params):
     assert target_problems(frame, params.data.model_copy(update={"target": "grade"})) == []
 
 
-def test_missing_labels_are_refused_naming_the_count(params):
+def test_missing_labels_are_refused_naming_the_count_and_what_counts_as_missing(params):
     frame = read_table(params.data.path)
     frame.loc[[3, 5, 8], params.data.target] = None
     (problem,) = _problems(frame, params)
     assert problem.critical and "3 missing value(s)" in problem.message and repr(params.data.target) in problem.message
+    assert "an empty CSV field or a Parquet null; data.na_values" in problem.message
+    marked = params.data.model_copy(update={"na_values": ["?"]})
+    assert "or one of data.na_values ['?']" in target_problems(frame, marked)[0].message
+
+
+# A field of each kind pandas reads as missing by default, and one only this file uses.
+MARKED = "label,size\nNone,1\nNA,2\nnull,?\n,4\nn/a,5\n"
+
+
+def test_only_an_empty_csv_field_is_missing_unless_data_na_values_says_more(tmp_path):
+    """R writes a level "None" (or "NA", a word in a column of classes) as that word: a class."""
+    path = tmp_path / "marked.csv"
+    path.write_text(MARKED)
+    frame = read_table(path)
+    assert frame["label"].tolist()[:3] == ["None", "NA", "null"] and frame["label"].isna().tolist() == [0, 0, 0, 1, 0]
+    assert frame["size"].tolist() == ["1", "2", "?", "4", "5"]  # "?" is text until data.na_values lists it
+    marked = read_table(path, na_values=["?", "n/a"])
+    assert marked["label"].isna().tolist() == [0, 0, 0, 1, 1]
+    assert marked["size"].dtype == "float64" and marked["size"].isna().sum() == 1
+    [part] = iter_table(path, batch_rows=2, na_values=["?", "n/a"])
+    pd.testing.assert_frame_equal(part, marked)
 
 
 def test_one_class_only_is_refused(params):

@@ -47,6 +47,9 @@ class DataParams(_Section):
     # classification: the target holds classes; regression: a number to predict
     task: Literal["classification", "regression"] = "classification"
     features: list[str] | None = None
+    # CSV fields read as missing besides the empty one; pandas' own list would turn a class named
+    # "None", "NA" or "null" into a missing label
+    na_values: list[str] = []
     eval_fraction: Fraction = 0.2
     split_seed: int = 42
     max_classes: int = Field(default=50, ge=2)  # more distinct target values: not a classification target

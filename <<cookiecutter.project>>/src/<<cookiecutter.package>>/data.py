@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,16 +54,29 @@ def _usable_file(path: Path) -> Path:
     return path
 
 
+def missing_markers(na_values: Sequence[str]) -> str:
+    """What was read as missing, for the messages that count missing values: so that a user whose
+    file marks them otherwise ("NA", "?") learns where to say so."""
+    if na_values:
+        return f"missing = an empty CSV field, a Parquet null or one of data.na_values {list(na_values)}"
+    return "missing = an empty CSV field or a Parquet null; data.na_values in params.yaml adds markers"
+
+
 def _unreadable(path: Path, error: Exception) -> DataError:
     return DataError(f"{path} cannot be read as {path.suffix[1:]}: {error}")
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every way it can be unusable into a DataError."""
+def read_table(path: Path, na_values: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every way it can be unusable into a DataError.
+
+    In a CSV file only an empty field and the `na_values` given (data.na_values) are missing:
+    pandas' default markers ("NA", "None", "null", ...) would read a class of that name as a
+    missing label, and every read must agree on what is missing.
+    """
     path = _usable_file(path)
     try:
         if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, keep_default_na=False, na_values=["", *na_values])
         else:
             frame = pd.read_parquet(path)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError, ValueError) as error:
@@ -73,16 +86,16 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def iter_table(path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+def iter_table(path: Path, batch_rows: int, na_values: Sequence[str] = ()) -> Iterator[pd.DataFrame]:
     """The table as consecutive parts, each with the dtypes `read_table` gives the whole.
 
     Parquet is read a batch of at most `batch_rows` rows at a time (row group by row group), so
     memory holds one part, not the table. A CSV file is one part: its column types are
-    inferred from every row.
+    inferred from every row, with `read_table`'s missing markers.
     """
     path = _usable_file(path)
     if path.suffix.lower() == ".csv":
-        yield read_table(path)
+        yield read_table(path, na_values)
         return
     try:
         source = pq.ParquetFile(path)
@@ -235,8 +248,9 @@ def target_problems(frame: pd.DataFrame, params: DataParams) -> list[TargetProbl
     if missing:
         return [
             TargetProblem(
-                f"target column {target!r} has {missing} missing value(s) in {len(values)} rows: a row without "
-                "a label can be neither learned nor scored; drop or fill those rows"
+                f"target column {target!r} has {missing} missing value(s) in {len(values)} rows ("
+                f"{missing_markers(params.na_values)}): a row without a label can be neither learned nor "
+                "scored; drop or fill those rows"
             )
         ]
     distinct = int(values.nunique())

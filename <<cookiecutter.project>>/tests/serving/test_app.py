@@ -106,14 +106,14 @@ def test_one_client_cannot_fill_the_prediction_log(exported, features, tmp_path)
     assert len(path.read_text().splitlines()) == 5
 
 
-def test_the_entry_point_takes_its_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
+def test_the_entry_point_takes_its_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch, exported):
     """The image is configured by environment variables; uvicorn gets the connection limits."""
     started = {}
     monkeypatch.setattr(server_module.uvicorn, "run", lambda app, **options: started.update(options))
     monkeypatch.setenv("SERVE_LIMIT_CONCURRENCY", "7")
     monkeypatch.setenv("SERVE_TIMEOUT_KEEP_ALIVE_S", "3")
     monkeypatch.setenv("SERVE_MAX_HEADER_BYTES", "4096")
-    server_module.main(["--model-dir", str(tmp_path), "--prediction-log", ""])
+    server_module.main(["--model-dir", str(exported), "--prediction-log", ""])
     assert started["limit_concurrency"] == 7
     assert started["timeout_keep_alive"] == 3
     assert started["h11_max_incomplete_event_size"] == 4096

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -68,11 +69,12 @@ def categorical_psi(reference: pd.Series, recent: pd.Series) -> float:
     return population_stability_index(reference_counts.to_numpy(float), recent_counts.to_numpy(float))
 
 
-def read_sample(path: Path) -> pd.DataFrame:
-    """Recent inputs: the server's JSONL log (`{"features": {...}, "prediction": ...}` per line) or a table."""
+def read_sample(path: Path, na_values: Sequence[str] = ()) -> pd.DataFrame:
+    """Recent inputs: the server's JSONL log (`{"features": {...}, "prediction": ...}` per line) or a
+    table, read with the training data's missing markers."""
     path = Path(path)
     if path.suffix != ".jsonl":
-        return read_table(path)
+        return read_table(path, na_values)
     if not path.is_file():
         raise DataError(f"sample {path} not found: point drift.sample_path (or SAMPLE=) at the server's log")
     files = [rotated(path), path] if rotated(path).is_file() else [path]  # the server rotates its log
@@ -92,7 +94,7 @@ def compare(params: Params, sample: pd.DataFrame) -> list[FeatureDrift]:
     settings, target = params.drift, params.data.target
     if len(sample) < settings.min_rows:
         raise DataError(f"the sample has {len(sample)} rows; drift needs at least {settings.min_rows} (drift.min_rows)")
-    reference, _ = split(read_table(params.data.path), params.data)
+    reference, _ = split(read_table(params.data.path, params.data.na_values), params.data)
     results = []
     for column in feature_columns(reference, params.data):  # what the model reads, as the server logs it
         if column not in sample.columns:
@@ -148,7 +150,7 @@ def render_prometheus(results: list[FeatureDrift], drifted: bool, checked_at: fl
 def run_drift(params: Params, reports: Reports, sample_path: Path | None = None) -> bool:
     """Write the drift reports (JSON, Markdown, Prometheus text); True when drift passes a threshold."""
     path = Path(sample_path or params.drift.sample_path)
-    sample = read_sample(path)
+    sample = read_sample(path, params.data.na_values)
     results = compare(params, sample)
     drifted = any(result.drifted for result in results)
     report = {

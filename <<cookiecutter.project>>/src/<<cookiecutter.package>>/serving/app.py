@@ -50,9 +50,9 @@ from starlette.routing import Route
 
 from << cookiecutter.package >>.digest import bundle_digest
 from << cookiecutter.package >>.monitoring.prediction_log import ClientQuota, PredictionLog
-from << cookiecutter.package >>.paths import MODEL_DIR, PREDICTION_LOG, signature_file
+from << cookiecutter.package >>.paths import BUNDLE_FILES, MODEL_DIR, PREDICTION_LOG, signature_file
 from << cookiecutter.package >>.serving.runtime import InvalidInput, ServedModel
-from << cookiecutter.package >>.signing import trust_configured, verify_bundle
+from << cookiecutter.package >>.signing import SignatureError, trust_configured, verify_bundle
 
 # The one `predicted_class` series a regression model's predictions are counted under
 REGRESSION_SERIES = "number"
@@ -154,9 +154,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         digest = bundle_digest(model_dir)
         identity["model_digest"] = digest
-        identity["signature"] = "unverified: no trusted signer configured"
-        if trust_configured():
-            identity["signature"] = f"verified: {verify_bundle(model_dir, signature_file(model_dir))}"
+        identity["signature"] = signature_status(model_dir)
         model = ServedModel.load(model_dir)
         identity.update(model_name=model.name, model_version=model.version, run_id=model.release.get("run_id", ""))
         metrics.model.info(identity)
@@ -225,8 +223,18 @@ def create_app(
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+def signature_status(model_dir: Path) -> str:
+    """"verified: <signer>" when a trusted signer is configured and the bundle's signature holds
+    (SignatureError otherwise, naming the file); "unverified" when no signer is configured."""
+    if not trust_configured():
+        return "unverified: no trusted signer configured (MODEL_SIGNING_PUBLIC_KEY or MODEL_SIGNING_IDENTITY)"
+    return f"verified: {verify_bundle(model_dir, signature_file(model_dir))}"
+
+
 def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+    """An empty variable counts as unset: the Makefile exports each of its inputs, empty unless
+    given, so `make serve` without MODEL_DIR= must still serve the default."""
+    return os.environ.get(name) or default
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
@@ -285,6 +293,12 @@ def _prediction_log(args: argparse.Namespace) -> PredictionLog | None:
     )
 
 
+def _missing_export_files(model_dir: Path) -> list[str]:
+    """The files of an export that `model_dir` lacks, checked before start-up: there ONNX Runtime
+    would fail inside uvicorn's lifespan, with a traceback that never says to export first."""
+    return [name for name in BUNDLE_FILES if not (model_dir / name).is_file()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=Path(_env("MODEL_DIR", str(MODEL_DIR))))
@@ -294,6 +308,12 @@ def main(argv: list[str] | None = None) -> None:
     _add_limit_options(parser)
     _add_log_options(parser)
     args = parser.parse_args(argv)
+    if missing := _missing_export_files(args.model_dir):
+        parser.exit(2, f"no exported model in {args.model_dir} ({', '.join(missing)} missing): run `make export`\n")
+    try:  # before the port opens, as one line; the app checks again when it loads the model
+        signature_status(args.model_dir)
+    except SignatureError as error:
+        parser.exit(2, f"error: {error}\n")
     logging.basicConfig(level=args.log_level.upper())
     app = create_app(args.model_dir, _prediction_log(args), RequestLimits(args.max_body_bytes, args.body_timeout))
     uvicorn.run(

@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from << cookiecutter.package >>.data import missing_markers
 from << cookiecutter.package >>.paths import GX_DIR
 from << cookiecutter.package >>.validation.suite import TEXT_TYPE, suite_path, to_gx_frame
 
@@ -92,8 +94,9 @@ def _column_set_problems(kind: str, expected: list[str], actual: list[str]) -> l
     return problems
 
 
-def _typeproblem(kind: str, column: str, expected: str, series: pd.Series) -> dict:
-    """A dtype mismatch, with the values that make it one when text sits in a numeric column."""
+def _typeproblem(kind: str, column: str, expected: str, series: pd.Series, na_values: Sequence[str]) -> dict:
+    """A dtype mismatch, with the values that make it one when text sits in a numeric column:
+    often a marker of missing values ("NA", "?") that data.na_values does not list."""
     observed = series.dtype.name
     if expected == TEXT_TYPE:
         return problem(kind, column, f"column {column!r}: expected text, but pandas read it as {observed}")
@@ -106,14 +109,17 @@ def _typeproblem(kind: str, column: str, expected: str, series: pd.Series) -> di
         kind,
         column,
         f"column {column!r}: expected {expected}, but pandas read it as text ({observed}): "
-        f"{len(bad)} value(s) are not numbers, e.g. {_shown(examples)} (range check skipped)",
+        f"{len(bad)} value(s) are not numbers, e.g. {_shown(examples)} ({missing_markers(na_values)}; "
+        "range check skipped)",
         unexpected_count=len(bad),
         examples=examples,
         example_rows=[_plain(row) for row in bad.index[:EXAMPLES]],
     )
 
 
-def _valueproblem(kind: str, column: str, kwargs: dict, result: dict, critical: bool, target: str) -> dict:
+def _valueproblem(
+    kind: str, column: str, kwargs: dict, result: dict, critical: bool, target: str, na_values: Sequence[str]
+) -> dict:
     """A failed column-map expectation (nulls, range, set) in one line."""
     count = result.get("unexpected_count")
     examples = _distinct(result.get("partial_unexpected_list", []))
@@ -121,7 +127,10 @@ def _valueproblem(kind: str, column: str, kwargs: dict, result: dict, critical: 
     if kind == NOT_NULL:
         examples = []  # every bad value is null: the rows say more
         shown_rows = ", ".join(map(str, rows))
-        message = f"column {column!r}: {count} null value(s) (the reference has none), e.g. at row index {shown_rows}"
+        message = (
+            f"column {column!r}: {count} missing value(s) (the reference has none; {missing_markers(na_values)}), "
+            f"e.g. at row index {shown_rows}"
+        )
     elif kind == BETWEEN:
         bounds = f"[{kwargs['min_value']}, {kwargs['max_value']}]"
         message = f"column {column!r}: {count} value(s) outside {bounds}, e.g. {_shown(examples)}"
@@ -144,7 +153,9 @@ def _exception_message(result: ExpectationValidationResult) -> str | None:
     return None
 
 
-def describe_results(results: list[ExpectationValidationResult], frame: pd.DataFrame, target: str) -> list[dict]:
+def describe_results(
+    results: list[ExpectationValidationResult], frame: pd.DataFrame, target: str, na_values: Sequence[str] = ()
+) -> list[dict]:
     """Turn failed GX results into problems in suite order; derived failures are folded in.
 
     A missing column makes every check on it fail, and text in a numeric column makes its
@@ -164,7 +175,7 @@ def describe_results(results: list[ExpectationValidationResult], frame: pd.DataF
         elif kind == BETWEEN and column in mistyped:
             continue
         elif kind == TYPE_LIST:
-            problems.append(_typeproblem(kind, column, kwargs["type_list"][0], frame[column]))
+            problems.append(_typeproblem(kind, column, kwargs["type_list"][0], frame[column], na_values))
         elif (error := _exception_message(result)) is not None:
             where = f"column {column!r}" if column else "table"
             problems.append(problem(kind, column, f"{where}: GX could not evaluate {kind}: {error}", critical))
@@ -174,7 +185,7 @@ def describe_results(results: list[ExpectationValidationResult], frame: pd.DataF
             message = f"table: {observed} rows, expected {bounds} (reference rows +/- row_count_margin)"
             problems.append(problem(kind, None, message, critical))
         else:
-            problems.append(_valueproblem(kind, column, kwargs, result.result, critical, target))
+            problems.append(_valueproblem(kind, column, kwargs, result.result, critical, target, na_values))
     return problems
 
 
@@ -201,8 +212,11 @@ def _prune_history(context: AbstractDataContext) -> None:
         store.remove_key(key)
 
 
-def check_frame(frame: pd.DataFrame, suite: str, target: str, data_docs: bool = True) -> list[dict]:
-    """Run the GX checkpoint for `suite` on a loaded table; returns the problems found.
+def check_frame(
+    frame: pd.DataFrame, suite: str, target: str, data_docs: bool = True, na_values: Sequence[str] = ()
+) -> list[dict]:
+    """Run the GX checkpoint for `suite` on a loaded table (read with `na_values`, which the
+    messages about missing values name); returns the problems found.
 
     The checkpoint and validation definition live in gx/uncommitted/ and are rewritten on
     every run, so they always match the committed suite and never show up in a diff.
@@ -232,4 +246,4 @@ def check_frame(frame: pd.DataFrame, suite: str, target: str, data_docs: bool = 
     stored = json.loads(suite_path(suite).read_text())["expectations"]
     order = {config["id"]: position for position, config in enumerate(stored)}
     results = sorted(result.results, key=lambda item: order.get(item.expectation_config.id, len(order)))
-    return describe_results(results, frame, target)
+    return describe_results(results, frame, target, na_values)

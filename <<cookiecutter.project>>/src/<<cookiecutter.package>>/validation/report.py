@@ -68,12 +68,14 @@ def run_validation(params: Params, reports: Reports, data_path: Path | None = No
         report["failures"].append(problem("suite_file", None, message))
         return _finish(report, reports)
     try:
-        frame = read_table(path)
+        frame = read_table(path, params.data.na_values)
     except DataError as error:
         report["data_hash"] = file_sha256(path) if path.is_file() else None
         report["failures"].append(problem("readable_file", None, str(error)))
         return _finish(report, reports)
-    problems = check_frame(frame, suite, params.data.target) + _target_checks(frame, params)
+    problems = check_frame(frame, suite, params.data.target, na_values=params.data.na_values) + _target_checks(
+        frame, params
+    )
     report.update(
         data_hash=file_sha256(path),
         suite_hash=file_sha256(suite_path(suite)),

@@ -125,7 +125,7 @@ def suite_document(frame: pd.DataFrame, params: Params, reference: Path) -> dict
 def build_suite(params: Params, data_path: Path | None = None) -> Path:
     """(Re)build the suite from reference data so the contract follows the data it was made from."""
     reference = Path(data_path or params.data.path)
-    document = suite_document(read_table(reference), params, reference)
+    document = suite_document(read_table(reference, params.data.na_values), params, reference)
     path = suite_path(params.validation.suite)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -78,7 +78,7 @@ def score_eval_set(
     targets, masks, candidate_parts, champion_parts = [], [], [], []
     # Models trained on the same data have equal preprocessors: transform each batch once for both.
     shared = champion is not None and champion.preprocessor == candidate.preprocessor
-    parts = iter_table(params.path, batch_rows)
+    parts = iter_table(params.path, batch_rows, params.na_values)
     while True:
         with stopwatch.phase("read"):
             part = next(parts, None)

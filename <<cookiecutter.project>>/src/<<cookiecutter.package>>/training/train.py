@@ -188,7 +188,7 @@ def train(params: Params, reports: Reports, resume: bool = False) -> TrainResult
 
 
 def _train(params: Params, resume: bool, reports: Reports, processes: distributed.Processes) -> TrainResult | None:
-    frame = read_table(params.data.path)
+    frame = read_table(params.data.path, params.data.na_values)
     classes = class_names(frame, params.data)
     train_frame, eval_frame = split(frame, params.data)
     raise_critical(split_problems(train_frame, eval_frame, params.data))

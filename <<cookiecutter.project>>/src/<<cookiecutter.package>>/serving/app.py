@@ -224,7 +224,7 @@ def create_app(
 
 
 def signature_status(model_dir: Path) -> str:
-    """"verified: <signer>" when a trusted signer is configured and the bundle's signature holds
+    """Either "verified: <signer>", when a trusted signer is configured and the bundle's signature holds
     (SignatureError otherwise, naming the file); "unverified" when no signer is configured."""
     if not trust_configured():
         return "unverified: no trusted signer configured (MODEL_SIGNING_PUBLIC_KEY or MODEL_SIGNING_IDENTITY)"

@@ -21,6 +21,7 @@ from << cookiecutter.package >>.metrics import task_metrics
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 METADATA = {"model_name": "test-model", "model_version": "7", "run_id": "abc"}  # of the test export
+PASSWORD = "hunter2-not-for-logs"  # noqa: S105 - made up; the redaction tests look for it in what is printed
 
 
 @contextmanager

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, fields
 from urllib.parse import urlsplit
 
 from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.redaction import URL
 
 EXIT_CODES = {"promote": 0, "reject": 1, "error": 2}
 MERGE_ICONS = {"pass": "✅", "regression": "❌", "error": "⛔"}
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
 
 
 @dataclass
@@ -74,8 +74,9 @@ class GateReport:
 def redact(text: str, tracking_uri: str | None = None) -> str:
     """Tracking-server addresses and credentials out of what is posted where others read it:
     every URL, and the configured server's host in any other form (an HTTP client's
-    `HTTPSConnectionPool(host='mlflow.corp.internal', ...)` names it without a URL)."""
-    text = _URL.sub("<url>", text)
+    `HTTPSConnectionPool(host='mlflow.corp.internal', ...)` names it without a URL). Stricter
+    than the logs' `redact_userinfo`, which keeps the host for whoever debugs the run."""
+    text = URL.sub("<url>", text)
     host = urlsplit(tracking_uri).hostname if tracking_uri else None
     if host:
         text = re.sub(re.escape(host), "<tracking-server>", text, flags=re.IGNORECASE)

@@ -54,6 +54,17 @@ def test_a_failure_is_one_line_and_keeps_the_exit_status(tmp_path, capsys):
     assert len(errors) == 3 and all("nowhere.yaml not found" in line for line in errors)
 
 
+def test_gate_before_training_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no reports/train.json here
+    assert main(["--params", str(PROJECT_ROOT / "params.yaml"), "gate"]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert captured.out.strip().splitlines() == [
+        "gate: error: GateError: reports/train.json missing: run `make train` first (or pass --candidate-version) "
+        "(merge check: error)"
+    ]
+
+
 def test_a_password_in_the_tracking_uri_never_reaches_the_output(tmp_path):
     """Outside CI the URI may carry credentials: MLflow's error repeats the URI, and the traceback
     kept for an unexpected failure shows it, redacted, with the host that failed."""

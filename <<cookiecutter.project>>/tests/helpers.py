@@ -25,6 +25,7 @@ from << cookiecutter.package >>.training.onnx_export import export_bundle
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 METADATA: dict[str, str] = {}  # in the test export's metadata.json beside task and classes, as training writes it
 RELEASE = {"model_name": "test-model", "model_version": "7", "run_id": "abc"}  # beside it, as `make export` writes it
+PASSWORD = "hunter2-not-for-logs"  # noqa: S105 - made up; the redaction tests look for it in what is printed
 
 
 def exported_bundle(bundle: ModelBundle, directory: Path) -> Path:

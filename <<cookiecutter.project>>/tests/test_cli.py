@@ -5,10 +5,15 @@ imports a command's stage module, as `python -m << cookiecutter.package >> COMMA
 reports which libraries and which of the package's subpackages it loaded.
 """
 
+import os
+import socket
+import subprocess
+import sys
+
 import pytest
 
 from << cookiecutter.package >>.cli import COMMANDS, main, stage_module
-from tests.helpers import loaded_after_import
+from tests.helpers import PASSWORD, PROJECT_ROOT, loaded_after_import
 
 HEAVY = ("torch", "mlflow", "great_expectations", "onnxruntime", "pandas")
 # command -> (heavy libraries it must not load, subpackages it may load)
@@ -49,3 +54,37 @@ def test_a_failure_is_one_line_and_keeps_the_exit_status(tmp_path, capsys):
     assert main(["--params", missing, "drift"]) == 2  # nor a "no drift"
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all("nowhere.yaml not found" in line for line in errors)
+
+
+def test_gate_before_training_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no reports/train.json here
+    assert main(["--params", str(PROJECT_ROOT / "params.yaml"), "gate"]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert captured.out.strip().splitlines() == [
+        "gate: error: GateError: reports/train.json missing: run `make train` first (or pass --candidate-version) "
+        "(merge check: error)"
+    ]
+
+
+def test_a_password_in_the_tracking_uri_never_reaches_the_output(tmp_path):
+    """Outside CI the URI may carry credentials: MLflow's error repeats the URI, and the traceback
+    kept for an unexpected failure shows it, redacted, with the host that failed."""
+    with socket.socket() as probe:  # a port nothing listens on once the probe closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {name: value for name, value in os.environ.items() if name not in {"CI", "GITHUB_ACTIONS"}}
+    environ |= {
+        "PYTHONPATH": str(PROJECT_ROOT / "src"),
+        "MLFLOW_TRACKING_URI": f"http://ci-user:{PASSWORD}@127.0.0.1:{port}",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    }
+    command = ["--params", str(PROJECT_ROOT / "params.yaml"), "gate", "--candidate-version", "1"]
+    result = subprocess.run(
+        [sys.executable, "-m", "<< cookiecutter.package >>", *command],
+        cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" in output and f"http://***@127.0.0.1:{port}/api/" in output
+    assert PASSWORD not in output

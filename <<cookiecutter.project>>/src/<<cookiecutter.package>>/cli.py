@@ -4,7 +4,8 @@ Each command names the one stage module it needs and imports it only when it run
 `validate` never loads torch and `drift` never loads MLflow; `tests/test_cli.py` holds every
 command to that. Exit statuses follow the Make contract: validate 1 on bad data; gate 0
 promote, 1 reject, 2 error; drift 0 none, 1 drift, 2 no verdict; every other failure 1 with a
-one-line reason.
+one-line reason. Whatever a command prints, MLflow's log lines and tracebacks included, goes
+out with the credentials of any URL in it redacted (`redaction.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from types import ModuleType
 
 from << cookiecutter.package >>.config import Params, load_params
 from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.redaction import redacted_output
 
 REPORTS = Reports()
 NO_DECISION = 2  # gate and drift: "could not decide" must never read as "reject" or "no drift"
@@ -150,9 +152,10 @@ def stage_module(command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = COMMANDS[args.command]
-    try:
-        params = load_params(args.params)
-        return command.run(importlib.import_module(stage_module(args.command)), params, args)
-    except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback for expected failures
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return NO_DECISION if args.command in {"gate", "drift"} else 1
+    with redacted_output():
+        try:
+            params = load_params(args.params)
+            return command.run(importlib.import_module(stage_module(args.command)), params, args)
+        except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback for expected failures
+            print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+            return NO_DECISION if args.command in {"gate", "drift"} else 1

@@ -2,27 +2,43 @@
 
 Every stage that talks to MLflow (training, the gate, promotion, export) connects here, so
 all of them fail fast, in seconds, when the server is down instead of retrying for minutes.
+In CI they also refuse a tracking URI that carries a user and password: MLflow and HTTP
+clients repeat the URI in log lines and error messages, so credentials belong in
+MLFLOW_TRACKING_USERNAME/_PASSWORD there, which nothing prints.
 """
 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from << cookiecutter.package >>.config import Params
+from << cookiecutter.package >>.config import ConfigError, Params
+from << cookiecutter.package >>.redaction import redact_userinfo
+
+
+def _in_ci() -> bool:
+    """`CI` is set by GitHub Actions, GitLab and most others; `GITHUB_ACTIONS` by GitHub alone."""
+    return any(os.environ.get(name, "").strip().lower() in {"1", "true", "yes"} for name in ("CI", "GITHUB_ACTIONS"))
 
 
 def connect(params: Params) -> MlflowClient:
     """Point MLflow at the configured server; return a client for its registry."""
+    uri = params.mlflow.tracking_uri
+    if "@" in urlsplit(uri).netloc and _in_ci():
+        raise ConfigError(
+            f"the tracking URI {redact_userinfo(uri)} carries credentials: in CI put them in "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD and leave them out of the URI"
+        )
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    mlflow.set_tracking_uri(params.mlflow.tracking_uri)
-    mlflow.set_registry_uri(params.mlflow.tracking_uri)
-    return MlflowClient(tracking_uri=params.mlflow.tracking_uri, registry_uri=params.mlflow.tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def is_absent(error: MlflowException) -> bool:

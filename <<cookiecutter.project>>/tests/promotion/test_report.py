@@ -46,3 +46,13 @@ def test_redact_removes_the_tracking_host_in_any_form():
     assert "corp.internal" not in redacted.lower()
     assert "HTTPSConnectionPool(host='<tracking-server>', port=443)" in redacted
     assert redact(error, "sqlite:///mlflow.db") == error  # no host: nothing else to hide
+
+
+def test_a_gate_that_stopped_early_shows_no_empty_values():
+    report = GateReport(
+        decision="error", reason="GateError: reports/train.json missing", model_name="m", metric="accuracy",
+        candidate_model="m-candidates",
+    )  # fmt: skip
+    markdown = render_markdown(report)
+    assert "None" not in markdown and "(0 %)" not in markdown
+    assert "| Candidate | `m-candidates`: n/a |" in markdown and "| Eval set | n/a |" in markdown

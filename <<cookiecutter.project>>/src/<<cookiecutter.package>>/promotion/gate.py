@@ -135,12 +135,19 @@ def _record(client: MlflowClient, report: GateReport) -> None:
         client.set_model_version_tag(report.candidate_model, report.candidate_version, key, value)
 
 
+def _explained(error: Exception) -> bool:
+    """The package's own errors (GateError, RegistryError, ConfigError, ...) say what to fix in
+    their message; only other failures need their traceback to be understood."""
+    return type(error).__module__.split(".")[0] == __name__.split(".")[0]
+
+
 def run_gate(params: Params, reports: Reports, candidate_version: str | None = None) -> GateReport:
     """Decide, write the gate's reports, and never let an exception look like a pass."""
     try:
         report = evaluate_gate(params, reports, candidate_version)
     except Exception as error:  # noqa: BLE001 - every failure must become a recorded `error` decision
-        traceback.print_exc()
+        if not _explained(error):
+            traceback.print_exc()
         report = GateReport(
             decision="error",
             # gate.json is uploaded as an artifact and its reason reaches the PR comment

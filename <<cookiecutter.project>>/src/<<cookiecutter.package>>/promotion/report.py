@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, fields
 from urllib.parse import urlsplit
 
 from << cookiecutter.package >>.paths import Reports
+from << cookiecutter.package >>.redaction import URL
 
 EXIT_CODES = {"promote": 0, "reject": 1, "error": 2}
 MERGE_ICONS = {"pass": "✅", "regression": "❌", "error": "⛔"}
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
 
 
 @dataclass
@@ -74,8 +74,9 @@ class GateReport:
 def redact(text: str, tracking_uri: str | None = None) -> str:
     """Tracking-server addresses and credentials out of what is posted where others read it:
     every URL, and the configured server's host in any other form (an HTTP client's
-    `HTTPSConnectionPool(host='mlflow.corp.internal', ...)` names it without a URL)."""
-    text = _URL.sub("<url>", text)
+    `HTTPSConnectionPool(host='mlflow.corp.internal', ...)` names it without a URL). Stricter
+    than the logs' `redact_userinfo`, which keeps the host for whoever debugs the run."""
+    text = URL.sub("<url>", text)
     host = urlsplit(tracking_uri).hostname if tracking_uri else None
     if host:
         text = re.sub(re.escape(host), "<tracking-server>", text, flags=re.IGNORECASE)
@@ -94,11 +95,20 @@ def _cost(report: GateReport) -> str:
     return f"{report.rows_read} rows read; {phases}"
 
 
+def _eval_set(report: GateReport) -> str:
+    if report.eval_rows is None:  # the gate stopped before it read the data
+        return "n/a"
+    return f"{report.eval_rows} rows, sha256 `{(report.eval_data_hash or 'n/a')[:12]}`"
+
+
 def render_markdown(report: GateReport) -> str:
-    """The table a reviewer reads in the PR; URLs are redacted (the comment may be public)."""
+    """The table a reviewer reads in the PR; URLs are redacted (the comment may be public).
+    A gate that stopped early (`error`) leaves fields empty: they read "n/a", never "None"."""
     icon = {"promote": "✅", "reject": "❌", "error": "⛔"}[report.decision]
     champion = report.baseline_kind == "champion"
     baseline = f"champion v{report.baseline_version}" if champion else (report.baseline_kind or "n/a")
+    version = f" v{report.candidate_version}" if report.candidate_version else ""
+    confidence = f" ({report.confidence * 100:.0f} %)" if report.confidence is not None else ""
     direction = {True: "higher is better", False: "lower is better", None: "n/a"}[report.greater_is_better]
     margin = f"{report.mode} {report.min_improvement:g}" if report.min_improvement is not None else "n/a"
     tolerance = f"{report.mode} {report.merge_tolerance:g}" if report.merge_tolerance is not None else "n/a"
@@ -109,17 +119,17 @@ def render_markdown(report: GateReport) -> str:
         ("Metric", f"`{report.metric}` ({direction})"),
         (
             "Candidate",
-            f"`{report.candidate_model}` v{report.candidate_version}: {_fmt(report.candidate_value)}{digest}",
+            f"`{report.candidate_model}`{version}: {_fmt(report.candidate_value)}{digest}",
         ),
         ("Baseline", f"{baseline}: {_fmt(report.baseline_value)}"),
         ("Required to promote", f"{_fmt(report.required_value)} (margin: {margin})"),
         ("Merge floor", f"{_fmt(report.merge_floor)} (tolerance: {tolerance})"),
         (
-            f"Improvement CI ({(report.confidence or 0) * 100:.0f} %)",
+            f"Improvement CI{confidence}",
             f"[{_fmt(report.ci_low)}, {_fmt(report.ci_high)}]"
             + (" (must exclude 0)" if report.require_significance else ""),
         ),
-        ("Eval set", f"{report.eval_rows} rows, sha256 `{(report.eval_data_hash or 'n/a')[:12]}`"),
+        ("Eval set", _eval_set(report)),
         ("Cost", _cost(report)),
     ]
     lines = [f"### Promotion gate: `{report.model_name}`", "", "| | |", "|---|---|"]

@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.act.harness import ActResult, git_init, pull_request_event, push_event
-from support.act.scenarios import CI_JOBS, REPOSITORY_VARIABLES, REPOSITORY, Registry, runner
+from support.act.scenarios import CI_JOBS, REPOSITORY, REPOSITORY_VARIABLES, Registry, runner
 from support.commands import BIN_DIR, PYTHON, git, torch_swap
 from support.template import DEFAULT_PROJECT, TEMPLATE_DIR
 

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.act.harness import ActResult, git_init, pull_request_event, push_event
 from support.act.scenarios import (
     CI_JOBS,
-    REPOSITORY_VARIABLES,
     REPOSITORY,
+    REPOSITORY_VARIABLES,
     WEAKER_MODEL,
     Registry,
     job_graph,

@@ -8,6 +8,8 @@ bytes the gate scored.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import secrets
 import subprocess
@@ -25,6 +27,7 @@ from mlflow.server.auth.client import AuthServiceClient
 
 from support.commands import PYTHON, make, read_report, tool_env
 from support.services import AuthMlflowServer, Postgres
+from support.signing import PUBLIC_KEY_PEM, SIGNING_KEY_PEM
 from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 
 pytestmark = pytest.mark.slow
@@ -58,6 +61,7 @@ def grant_pipeline(
     exists before CI runs, and stays.
     """
     experiment_id = registry.create_experiment(experiment)
+    production_id = registry.create_experiment(f"{experiment}-production")
     registry.create_registered_model(model, description="production: written only by make promote / rollback")
     registry.create_registered_model(f"{model}-candidates", description="every training run registers here")
     registry.create_registered_model(f"{model}.promotion-lock", description="make promote / rollback queue here")
@@ -66,10 +70,13 @@ def grant_pipeline(
     auth.grant_user_permission(candidate_user, "experiment", experiment_id, "EDIT")
     auth.grant_user_permission(candidate_user, "registered_model", f"{model}-candidates", "EDIT")
     auth.grant_user_permission(candidate_user, "registered_model", model, "READ")
+    # Production bytes: the gate reads the champion's, nothing on a branch writes them.
+    auth.grant_user_permission(candidate_user, "experiment", production_id, "READ")
     # The production environment: copies a candidate into production, moves aliases, tags both
     # sides of the copy (a candidate records the production version it became). EDIT, not
     # MANAGE: it cannot delete either model or change anyone's permissions.
     auth.grant_user_permission(promote_user, "experiment", experiment_id, "READ")
+    auth.grant_user_permission(promote_user, "experiment", production_id, "EDIT")
     auth.grant_user_permission(promote_user, "registered_model", f"{model}-candidates", "EDIT")
     auth.grant_user_permission(promote_user, "registered_model", model, "EDIT")
     # The lock's versions are its queue: leaving it deletes a version, which needs MANAGE. The
@@ -350,7 +357,7 @@ def test_only_the_promotion_credential_promotes_and_the_champion_is_the_gated_di
     with acting_as(registry.admin) as client:
         assert "champion" not in client.get_registered_model(PRODUCTION).aliases
 
-    make(project, "promote", env=promote_env)
+    make(project, "promote", env=promote_env | {"MODEL_SIGNING_KEY": SIGNING_KEY_PEM})
     promoted = read_report(project, "promote.json")
     with acting_as(registry.admin) as client:
         champion = client.get_model_version_by_alias(PRODUCTION, "champion")
@@ -359,3 +366,128 @@ def test_only_the_promotion_credential_promotes_and_the_champion_is_the_gated_di
     assert champion.tags["model.digest"] == trained["model_digest"] == promoted["model_digest"]
     assert promoted["candidate_model"] == CANDIDATES
     assert promoted["candidate_version"] == trained["model_version"]
+
+
+# --- attacks with the candidate credential on a real pipeline -------------------------------
+# Each replays what a branch's CI (which holds the candidate credential) could try against the
+# served bundle, production's bytes and its tags, and asserts the refusal or that it had no effect.
+
+
+def _signing_env(credentials: dict[str, str]) -> dict[str, str]:
+    """`credentials` plus the production environment's signing key, as promote.yml gets them."""
+    return tool_env(**credentials, MODEL_SIGNING_KEY=SIGNING_KEY_PEM)
+
+
+def _swap_candidate(registry: Registry, version: str, scratch: Path) -> str:
+    """Attack 1's first half, as the candidate credential: other bytes in the candidate version's
+    served bundle, and its `model.digest` tag rewritten to match; return the forged digest."""
+    with acting_as(registry.candidate) as client:
+        source = client.get_model_version_download_uri(CANDIDATES, version)
+        run_id = client.get_model_version(CANDIDATES, version).run_id
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(scratch)))
+        onnx = local / "model.onnx"
+        onnx.write_bytes(onnx.read_bytes() + b"\0")
+        client.log_artifact(run_id, str(onnx), "served")
+        forged = _bundle_digest(local)
+        client.set_model_version_tag(CANDIDATES, version, "model.digest", forged)
+    return forged
+
+
+def _bundle_digest(directory: Path) -> str:
+    """The project's digest.py, computed here: names and contents of the three bundle files."""
+    outer = hashlib.sha256()
+    for name in ("model.onnx", "preprocessor.json", "metadata.json"):
+        outer.update(f"{name}\0{hashlib.sha256((directory / name).read_bytes()).hexdigest()}\n".encode())
+    return f"sha256:{outer.hexdigest()}"
+
+
+def test_attack_1_a_candidate_swapped_after_the_gate_is_neither_imaged_nor_promoted(
+    tmp_path: Path, new_registry: Callable[[], Registry]
+):
+    registry = new_registry()
+    project = render(tmp_path / "render")
+    candidate_env = tool_env(**registry.candidate)
+    make(project, "validate", env=tool_env())
+    make(project, "train", "gate", env=candidate_env)
+    trained, gated = read_report(project, "train.json"), read_report(project, "gate.json")
+    assert gated["decision"] == "promote"
+    forged = _swap_candidate(registry, trained["model_version"], tmp_path / "attack")
+
+    staged = make(project, "export", env=candidate_env, CANDIDATE=trained["model_version"], check=False)
+    assert staged.returncode != 0
+    assert f"now gives {forged}, but the gate scored {gated['candidate_digest']}" in staged.stderr, staged.stderr
+    assert not (project / "build" / "model").exists(), "the image's build context got the swapped bytes"
+
+    image_of_other_bytes = make(
+        project, "promote", env=_signing_env(registry.promoter), IMAGE_MODEL_DIGEST=forged, check=False
+    )
+    assert image_of_other_bytes.returncode != 0
+    assert "built from other bytes" in image_of_other_bytes.stderr, image_of_other_bytes.stderr
+    swapped = make(project, "promote", env=_signing_env(registry.promoter), check=False)
+    assert swapped.returncode != 0 and gated["candidate_digest"] in swapped.stderr, swapped.stderr
+    with acting_as(registry.admin) as client:
+        assert client.search_model_versions(f"name='{PRODUCTION}'") == [], "a swapped model reached production"
+
+
+@pytest.fixture(scope="module")
+def promoted(tmp_path_factory: pytest.TempPathFactory, new_registry: Callable[[], Registry]) -> dict:
+    """A real promotion on a fresh server: trained and gated with the candidate credential, which
+    also plants an `image.digest` tag on the candidate (attack 4), then promoted and signed."""
+    registry = new_registry()
+    project = render(tmp_path_factory.mktemp("promoted"))
+    make(project, "validate", env=tool_env())
+    make(project, "train", "gate", env=tool_env(**registry.candidate))
+    trained = read_report(project, "train.json")
+    with acting_as(registry.candidate) as client:
+        client.set_model_version_tag(CANDIDATES, trained["model_version"], "image.digest", "sha256:" + "6" * 64)
+    make(project, "promote", env=_signing_env(registry.promoter))
+    return {"registry": registry, "project": project, "trained": trained, **read_report(project, "promote.json")}
+
+
+def test_attack_2_production_bytes_are_out_of_the_candidate_credentials_reach(promoted: dict, tmp_path: Path):
+    registry, version = promoted["registry"], promoted["champion"]
+    with acting_as(registry.admin) as client:
+        production_run = client.get_model_version(PRODUCTION, version).run_id
+        files = [item.path for item in client.list_artifacts(production_run)]
+        served = [item.path for item in client.list_artifacts(production_run, "served")]
+    assert sorted(files) == ["served", "served.sig"] and not [path for path in served if path.endswith(".py")]
+
+    payload = tmp_path / "pyfunc_entry.py"
+    payload.write_text("import os; os.system('id')\n")
+    with acting_as(registry.candidate) as client, pytest.raises(Exception) as refused:
+        client.log_artifact(production_run, str(payload), "served")
+    assert "403" in str(refused.value) or _denied(refused.value), refused.value
+
+    _swap_candidate(registry, promoted["trained"]["model_version"], tmp_path / "after")  # after the promotion
+    project = promoted["project"]
+    env = tool_env(**registry.candidate, MODEL_SIGNING_PUBLIC_KEY=PUBLIC_KEY_PEM)
+    exported = make(project, "export", env=env)
+    assert "signature verified" in exported.stdout
+    release = json.loads((project / "build" / "model.release.json").read_text())
+    assert release["model_digest"] == promoted["model_digest"] == promoted["trained"]["model_digest"]
+
+
+def test_attack_4_candidate_tags_never_reach_production(promoted: dict):
+    with acting_as(promoted["registry"].admin) as client:
+        tags = client.get_model_version(PRODUCTION, promoted["champion"]).tags
+    assert "image.digest" not in tags, "a candidate-set image digest arrived on production"
+    assert tags["model.digest"] == promoted["model_digest"] and tags["model.signature"] == "key"
+    assert not {key for key in tags if key.startswith("gate.digest")}, "only lineage tags are copied"
+
+
+def test_attack_7_no_password_in_what_the_pipeline_prints(promoted: dict):
+    registry, project = promoted["registry"], promoted["project"]
+    password = registry.passwords[CANDIDATE_USER]
+    with_password = f"http://{CANDIDATE_USER}:{password}@{registry.server.uri.removeprefix('http://')}"
+    env = {**tool_env(), "MLFLOW_TRACKING_URI": with_password}
+    env.pop("CI", None)
+    env.pop("GITHUB_ACTIONS", None)
+    gate = make(project, "gate", env=env, check=False)
+    assert gate.returncode in (0, 1), gate.stdout + gate.stderr  # it ran against the server
+    assert password not in gate.stdout + gate.stderr
+
+    refused = make(project, "gate", env={**env, "CI": "true"}, check=False)
+    assert refused.returncode == 2
+    output = refused.stdout + refused.stderr
+    assert "MLFLOW_TRACKING_USERNAME" in output and "MLFLOW_TRACKING_PASSWORD" in output, output
+    assert password not in output

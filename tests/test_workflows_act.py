@@ -25,8 +25,8 @@ import pytest
 
 from support.act.harness import ACT, ActResult, git_init, pull_request_event, push_event
 from support.act.scenarios import (
-    REPOSITORY_VARIABLES,
     REPOSITORY,
+    REPOSITORY_VARIABLES,
     Registry,
     add_badly_formatted_file,
     runner,
@@ -217,7 +217,9 @@ def test_pull_request_only_reports_the_gate(tmp_path, project, empty_registry):
     registry = fresh_registry(empty_registry, tmp_path)
     path, sha = project
     event = pull_request_event(REPOSITORY, sha)
-    result = runner(path, tmp_path).run("pull_request", event, secrets=registry.secrets(), variables=REPOSITORY_VARIABLES)
+    result = runner(path, tmp_path).run(
+        "pull_request", event, secrets=registry.secrets(), variables=REPOSITORY_VARIABLES
+    )
 
     jobs = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment"}
     assert_jobs(result, dict.fromkeys(jobs, "success"))
@@ -310,7 +312,10 @@ def test_pull_request_with_an_unchanged_model_passes_the_merge_check(tmp_path, p
     not enough better to promote (it would not), nothing promoted."""
     path, sha = project
     result = runner(path, tmp_path).run(
-        "pull_request", pull_request_event(REPOSITORY, sha), secrets=champion_registry.secrets(), variables=REPOSITORY_VARIABLES
+        "pull_request",
+        pull_request_event(REPOSITORY, sha),
+        secrets=champion_registry.secrets(),
+        variables=REPOSITORY_VARIABLES,
     )
 
     jobs = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment"}
@@ -403,7 +408,9 @@ def test_fork_pull_request_never_reaches_the_gpu_runner(tmp_path, project, empty
     registry = fresh_registry(empty_registry, tmp_path)
     path, sha = project
     event = pull_request_event(REPOSITORY, sha, head_repository=f"mallory/{DEFAULT_PROJECT}")
-    result = runner(path, tmp_path).run("pull_request", event, secrets=registry.secrets(), variables=REPOSITORY_VARIABLES)
+    result = runner(path, tmp_path).run(
+        "pull_request", event, secrets=registry.secrets(), variables=REPOSITORY_VARIABLES
+    )
 
     assert_jobs(result, {"validate/validate": "success", "test/test": "success"})
     assert registry.candidate_versions() == []

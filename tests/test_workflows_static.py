@@ -42,14 +42,14 @@ PRODUCTION_WORKFLOWS = {"promote.yml", "rollback.yml"}
 ALLOWED_WRITES = {
     ("gate.yml", "comment"): {"pull-requests"},
     ("image.yml", "image"): {"packages", "id-token", "attestations"},
-    # re-tagging the promoted image (champion, prod) by digest
-    ("promote.yml", "promote"): {"packages"},
+    # pushing the release image (champion, prod); signing the production bundle keyless
+    ("promote.yml", "promote"): {"packages", "id-token"},
     ("rollback.yml", "rollback"): {"packages"},  # the reusable one and the generated caller
     ("ci.yml", "gate"): {"pull-requests"},
     ("ci.yml", "image"): {"packages", "id-token", "attestations"},
-    ("ci.yml", "promote"): {"packages"},
+    ("ci.yml", "promote"): {"packages", "id-token"},
     ("retrain.yml", "image"): {"packages", "id-token", "attestations"},
-    ("retrain.yml", "promote"): {"packages"},
+    ("retrain.yml", "promote"): {"packages", "id-token"},
     # GitHub checks a callee's job permissions against the caller's when the run starts, even
     # for jobs that will be skipped (gate.yml's comment job runs for pull requests only).
     ("retrain.yml", "gate"): {"pull-requests"},
@@ -323,9 +323,10 @@ def test_promotion_is_serialised_per_model_and_only_on_the_default_branch():
     assert "github.event_name == 'pull_request'" in gate["comment"]["if"]
 
 
-def test_gate_is_the_pull_request_check_and_promotion_retags_by_digest():
+def test_gate_is_the_pull_request_check_and_promotion_releases_the_staged_image():
     """gate.yml fails pull requests on a regression (merge-check, on by default); promote.yml
-    and rollback.yml re-tag the built image by digest, never rebuild."""
+    checks the staged image's model digest, then pushes the release image (the staged one by
+    digest plus the signature) and records it; rollback.yml re-tags by digest, never rebuilds."""
     gate = _load(REUSABLE["gate.yml"])
     inputs = _on(gate)["workflow_call"]["inputs"]
     assert (inputs["merge-check"]["type"], inputs["merge-check"]["default"]) == ("boolean", True)
@@ -335,12 +336,17 @@ def test_gate_is_the_pull_request_check_and_promotion_retags_by_digest():
     assert '[ "$EVENT" = pull_request ] && [ "$MERGE_CHECK" = true ] && [ "$merge" != pass ]' in step["run"]
     comment = next(s for s in gate["jobs"]["comment"]["steps"] if s.get("name") == "Write the comment")["run"]
     assert "would promote" in comment and "would not promote" in comment and "Merge check" in comment
-    for name, job in (("promote.yml", "promote"), ("rollback.yml", "rollback")):
-        runs = "\n".join(step.get("run", "") for step in _load(REUSABLE[name])["jobs"][job]["steps"])
-        assert 'docker buildx imagetools create --tag "$IMAGE:champion" --tag "$IMAGE:prod" "$IMAGE@$DIGEST"' in runs
-        assert "docker build " not in runs and "build-push-action" not in str(_load(REUSABLE[name]))
-    promote_run = "\n".join(step.get("run", "") for step in _load(REUSABLE["promote.yml"])["jobs"]["promote"]["steps"])
-    assert 'make promote IMAGE_DIGEST="$DIGEST"' in promote_run
+    rollback = "\n".join(step.get("run", "") for step in _load(REUSABLE["rollback.yml"])["jobs"]["rollback"]["steps"])
+    assert 'docker buildx imagetools create --tag "$IMAGE:champion" --tag "$IMAGE:prod" "$IMAGE@$DIGEST"' in rollback
+    assert "build-push-action" not in str(_load(REUSABLE["rollback.yml"]))
+    steps = _load(REUSABLE["promote.yml"])["jobs"]["promote"]["steps"]
+    promote_run = "\n".join(step.get("run", "") for step in steps)
+    assert 'make promote IMAGE_MODEL_DIGEST="$MODEL_DIGEST"' in promote_run
+    assert 'make record-image IMAGE_DIGEST="$DIGEST"' in promote_run
+    release = next(step["with"] for step in steps if step.get("id") == "release")
+    assert release["target"] == "release" and release["push"] is True
+    assert "STAGED_IMAGE=${{ inputs.image }}@${{ inputs.image-digest }}" in release["build-args"]
+    assert {"${{ inputs.image }}:champion", "${{ inputs.image }}:prod"} <= set(release["tags"].splitlines())
     image = _load(REUSABLE["image.yml"])
     runs = "\n".join(step.get("run", "") for step in image["jobs"]["image"]["steps"])
     assert 'make image-context CANDIDATE="$VERSION"' in runs
@@ -422,7 +428,9 @@ def test_mlflow_credentials_reach_only_the_steps_that_talk_to_the_tracking_serve
                 if not holds:
                     continue
                 command = step.get("run", "")
-                registry_step = re.search(r"\bmake (train|gate|promote|rollback|image-context)\b", command)
+                registry_step = re.search(
+                    r"\bmake (train|gate|promote|rollback|image-context|export|record-image)\b", command
+                )
                 checks_it = all(f"${key}" in command for key in holds)
                 assert registry_step or checks_it, f"{name}/{job_id}/{step['name']}: holds {sorted(holds)}"
                 assert "uses" not in step, f"{name}/{job_id}/{step['name']}: an action gets the credential"

@@ -13,28 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from mlflow.exceptions import MlflowException
 
 from support.act.harness import ActRunner
 from support.commands import git, params_variant
+from support.signing import PUBLIC_KEY_PEM, SIGNING_KEY_PEM
 from support.template import COOKIECUTTER_JSON, DEFAULT_PACKAGE, DEFAULT_PROJECT
 
 REPOSITORY = f"acme/{DEFAULT_PROJECT}"
 LABELS = json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
-# The project's signing key pair, made for this process: the production environment's secret
-# MODEL_SIGNING_KEY signs promoted bundles; the repository variable MODEL_SIGNING_PUBLIC_KEY is
-# the signer the release image trusts.
-_SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
-SIGNING_KEY_PEM = _SIGNING_KEY.private_bytes(
-    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-).decode()
-PUBLIC_KEY_PEM = (
-    _SIGNING_KEY.public_key()
-    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    .decode()
-)
 # Repository variables: this machine has no GPU (ci.yml trains on CPU when REQUIRE_GPU says so),
 # and the release image's trusted signer.
 REPOSITORY_VARIABLES = {"REQUIRE_GPU": "false", "MODEL_SIGNING_PUBLIC_KEY": PUBLIC_KEY_PEM}

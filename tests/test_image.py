@@ -1,9 +1,11 @@
-"""The serving image, built for real with buildah on a locally made Debian base, then run.
+"""The serving images, built for real with buildah on a locally made Debian base, then run.
 
-One rendered project goes through `make validate train gate promote image`; the image is
-started with `buildah run` (it shares the host's network, so the server binds loopback on a
-free port) and answered over HTTP like any client would. The benchmark runs last, briefly.
-Only the hadolint check of the Dockerfile is fast; everything else is marked slow.
+One rendered project goes through `make validate train gate promote image release-image`
+(signing with a test key pair); the release image is started with `buildah run` (it shares the
+host's network, so the server binds loopback on a free port), verifies its bundle's signature,
+and is answered over HTTP like any client would. A flipped byte is refused by the build and by
+the server's start. The benchmark runs last, briefly. Only the hadolint check of the Dockerfile
+is fast; everything else is marked slow.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 from packaging.markers import Marker
@@ -28,7 +29,8 @@ from packaging.utils import canonicalize_name
 from support.commands import BIN_DIR, PYTHON, git, make, run
 from support.images import buildah, buildah_env, pip_trust_flags, python_base_image, require_buildah
 from support.services import free_port
-from support.template import render
+from support.signing import PUBLIC_KEY_PEM, SIGNING_KEY_PEM
+from support.template import DEFAULT_PACKAGE, render
 
 IMAGE = "localhost/ml-cicd-template/penguin-classifier"
 MODEL_NAME = "image_test_model"
@@ -46,17 +48,25 @@ def built(tmp_path_factory: pytest.TempPathFactory, mlflow_db: str) -> Iterator[
     require_buildah()
     base = python_base_image()
     project = render(tmp_path_factory.mktemp("image"))
-    env = buildah_env(MLFLOW_TRACKING_URI=mlflow_db, MODEL_NAME=MODEL_NAME, PYTHONPATH="src")
+    env = buildah_env(
+        MLFLOW_TRACKING_URI=mlflow_db,
+        MODEL_NAME=MODEL_NAME,
+        PYTHONPATH="src",
+        MODEL_SIGNING_KEY=SIGNING_KEY_PEM,
+        MODEL_SIGNING_PUBLIC_KEY=PUBLIC_KEY_PEM,
+    )
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "render")
     make(project, "validate", "train", "gate", "promote", env=env)
     flags = " ".join(pip_trust_flags(tmp_path_factory.mktemp("pip")))
     make(project, "image", env=env, IMAGE=IMAGE, PYTHON_IMAGE=base, BUILD_FLAGS=flags)
-    metadata = json.loads((project / "build" / "model" / "metadata.json").read_text())
-    tag = f"{IMAGE}:model-{metadata['model_version']}"
-    yield {"project": project, "env": env, "tag": tag, "base": base}
-    buildah("rmi", tag)  # the base image and the layer cache stay for the next run
+    make(project, "release-image", env=env, IMAGE=IMAGE, BUILD_FLAGS=flags)
+    release = json.loads((project / "build" / "model.release.json").read_text())
+    staged, tag = f"{IMAGE}:model-{release['candidate_version']}", f"{IMAGE}:release-{release['model_version']}"
+    yield {"project": project, "env": env, "tag": tag, "staged": staged, "base": base, "flags": flags}
+    for image in (tag, staged):
+        buildah("rmi", image)  # the base image and the layer cache stay for the next run
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +126,27 @@ def _records(features: pd.DataFrame) -> list[dict]:
     ]
 
 
-def _local_predictions(tracking_uri: str, features: pd.DataFrame) -> pd.DataFrame:
-    """What the registered model (torch, through MLflow) predicts in this process."""
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        return mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/1").predict(features)
-    finally:
-        mlflow.set_tracking_uri(previous)
+TORCH_OUTPUTS = """
+import json, sys
+from pathlib import Path
+
+import pandas as pd
+
+from {package}.training.model import ModelBundle
+
+weights = mlflow.artifacts.download_artifacts(run_id=sys.argv[1], artifact_path="torch")
+features = pd.read_json(sys.argv[2], orient="records")
+print(json.dumps(ModelBundle.load(Path(weights)).predict_outputs(features).tolist()))
+"""
+
+
+def _torch_outputs(built: dict, run_id: str, features: pd.DataFrame, scratch: Path) -> list[list[float]]:
+    """What the trained torch network (the run's weights, kept for fine-tuning) predicts."""
+    rows = scratch / "features.json"
+    features.to_json(rows, orient="records")
+    code = TORCH_OUTPUTS.format(package=DEFAULT_PACKAGE)
+    result = run([PYTHON, "-c", code, run_id, str(rows)], cwd=built["project"], env=built["env"])
+    return json.loads(result.stdout)
 
 
 @pytest.mark.slow
@@ -193,19 +216,21 @@ def test_image_holds_exactly_the_locked_serve_versions(built: dict):
 
 
 @pytest.mark.slow
-def test_health_predict_and_metrics(built: dict, server: str):
+def test_health_predict_and_metrics(built: dict, server: str, tmp_path: Path):
     status, body = _get(f"{server}/health")
     assert status == 200
-    assert json.loads(body) == {"status": "ready", "model_name": MODEL_NAME, "model_version": "1"}
+    health = json.loads(body)
+    train = json.loads((built["project"] / "reports" / "train.json").read_text())
+    assert (health["status"], health["model_name"], health["model_version"]) == ("ready", MODEL_NAME, "1")
+    assert health["model_digest"] == train["model_digest"], "the server loaded the bytes the gate scored"
+    assert health["signature"].startswith("verified"), health
 
     features = _features(built["project"])
     status, served = _post(f"{server}/predict", _records(features))
     assert status == 200
-    local = _local_predictions(built["env"]["MLFLOW_TRACKING_URI"], features)
-    assert served["predictions"] == local["prediction"].tolist()
-    expected = local[[f"proba_{name}" for name in served["classes"]]].to_numpy()
-    difference = abs(expected - pd.DataFrame(served["probabilities"]).to_numpy()).max()
-    print(f"image vs local MLflow model on {len(features)} rows: max |probability difference| = {difference:.2e}")
+    difference = abs(pd.DataFrame(_torch_outputs(built, train["run_id"], features, tmp_path)).to_numpy()
+                     - pd.DataFrame(served["probabilities"]).to_numpy()).max()  # fmt: skip
+    print(f"image vs the torch network on {len(features)} rows: max |probability difference| = {difference:.2e}")
     assert difference < 1e-5
 
     status, single = _post(f"{server}/predict", {"dataframe_records": _records(features.head(1))})
@@ -264,7 +289,7 @@ def test_bad_payloads_get_422_naming_the_field(built: dict, server: str, payload
 
 @pytest.mark.slow
 def test_benchmark_runs_and_the_image_meets_its_size_budget(built: dict):
-    """`make bench-serve` without the rebuild: the script against the image and `mlflow models serve`."""
+    """`make bench-serve` without the rebuild: the script against the image."""
     if shutil.which("wrk") is None:
         pytest.skip("wrk is not installed (Debian: apt-get install wrk)")
     project = built["project"]
@@ -273,7 +298,62 @@ def test_benchmark_runs_and_the_image_meets_its_size_budget(built: dict):
     print(result.stdout)
     report = json.loads((project / "reports" / "serve_bench.json").read_text())
     assert report["image"]["added_bytes"] <= MAX_ADDED_BYTES
-    for name in ("image", "mlflow"):
-        assert {"start_to_ready_s", "c1", "c8"} <= set(report["servers"][name])
-    assert "handler_p99_ms" in report["servers"]["image"]
+    assert set(report["servers"]) == {"image"}, "no registered version is served through MLflow"
+    assert {"start_to_ready_s", "c1", "c8", "handler_p99_ms"} <= set(report["servers"]["image"])
     assert "req/s" in result.stdout
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.slow
+def test_a_flipped_byte_is_refused_by_the_image_builds_and_the_server(built: dict, tmp_path: Path):
+    """Three places a tampered bundle could slip in, each refusing it and naming the file."""
+    project = Path(shutil.copytree(built["project"], tmp_path / "project"))
+    bundle, cli = project / "build" / "model", [PYTHON, "-m", DEFAULT_PACKAGE]
+    _flip_a_byte(bundle / "model.onnx")
+    name = f"{IMAGE}-tampered"
+
+    # The staged build: the bundle is not the bytes it was exported as.
+    staged = run(
+        [*cli, "image", "--name", name, "--build-flags", built["flags"]], cwd=project, env=built["env"], check=False
+    )
+    assert staged.returncode != 0 and "it was exported as" in staged.stderr, staged.stderr
+
+    # With the release file forged to match, the staged image builds, but its release build verifies
+    # the signature against what the staged image holds and stops.
+    release = json.loads((project / "build" / "model.release.json").read_text())
+    digest = f"from {DEFAULT_PACKAGE}.digest import bundle_digest; print(bundle_digest(Path('build/model')))"
+    forged = run([PYTHON, "-c", f"from pathlib import Path; {digest}"], cwd=project, env=built["env"]).stdout.strip()
+    (project / "build" / "model.release.json").write_text(json.dumps({**release, "model_digest": forged}))
+    run([*cli, "image", "--name", name, "--build-flags", built["flags"]], cwd=project, env=built["env"])
+    try:
+        signed = run(
+            [*cli, "image", "--release", "--name", name, "--build-flags", built["flags"]],
+            cwd=project,
+            env=built["env"],
+            check=False,
+        )
+        assert signed.returncode != 0, "a release image was built around a tampered bundle"
+        assert "model.onnx differs from what was signed" in signed.stdout + signed.stderr, signed.stdout + signed.stderr
+    finally:
+        buildah("rmi", f"{name}:model-{release['candidate_version']}")
+
+    # The release image itself, with one byte of its bundle flipped inside a container: the server
+    # refuses to start.
+    container = buildah("from", built["tag"]).strip()
+    try:
+        flip = "p='/opt/model/model.onnx'; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=1; open(p,'wb').write(b)"
+        buildah("run", "--user", "0", container, "--", "python", "-c", flip)
+        config = json.loads(buildah("inspect", "--type", "image", built["tag"]))["Docker"]["config"]
+        start = subprocess.run(
+            ["buildah", "run", container, "--", *config["Entrypoint"], "--port", str(free_port())],
+            env=buildah_env(), capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert start.returncode != 0, "the server started on a tampered bundle"
+        assert "model.onnx differs from what was signed" in start.stdout + start.stderr, start.stdout + start.stderr
+    finally:
+        buildah("rm", container)

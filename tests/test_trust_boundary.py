@@ -27,7 +27,7 @@ from mlflow.server.auth.client import AuthServiceClient
 
 from support.commands import PYTHON, make, read_report, tool_env
 from support.services import AuthMlflowServer, Postgres
-from support.signing import PUBLIC_KEY_PEM, SIGNING_KEY_PEM
+from support.signing import PUBLIC_KEY_PEM
 from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 
 pytestmark = pytest.mark.slow
@@ -357,7 +357,7 @@ def test_only_the_promotion_credential_promotes_and_the_champion_is_the_gated_di
     with acting_as(registry.admin) as client:
         assert "champion" not in client.get_registered_model(PRODUCTION).aliases
 
-    make(project, "promote", env=promote_env | {"MODEL_SIGNING_KEY": SIGNING_KEY_PEM})
+    make(project, "promote", env=promote_env)
     promoted = read_report(project, "promote.json")
     with acting_as(registry.admin) as client:
         champion = client.get_model_version_by_alias(PRODUCTION, "champion")
@@ -371,11 +371,6 @@ def test_only_the_promotion_credential_promotes_and_the_champion_is_the_gated_di
 # --- attacks with the candidate credential on a real pipeline -------------------------------
 # Each replays what a branch's CI (which holds the candidate credential) could try against the
 # served bundle, production's bytes and its tags, and asserts the refusal or that it had no effect.
-
-
-def _signing_env(credentials: dict[str, str]) -> dict[str, str]:
-    """`credentials` plus the production environment's signing key, as promote.yml gets them."""
-    return tool_env(**credentials, MODEL_SIGNING_KEY=SIGNING_KEY_PEM)
 
 
 def _swap_candidate(registry: Registry, version: str, scratch: Path) -> str:
@@ -419,11 +414,11 @@ def test_attack_1_a_candidate_swapped_after_the_gate_is_neither_imaged_nor_promo
     assert not (project / "build" / "model").exists(), "the image's build context got the swapped bytes"
 
     image_of_other_bytes = make(
-        project, "promote", env=_signing_env(registry.promoter), IMAGE_MODEL_DIGEST=forged, check=False
+        project, "promote", env=tool_env(**registry.promoter), IMAGE_MODEL_DIGEST=forged, check=False
     )
     assert image_of_other_bytes.returncode != 0
     assert "built from other bytes" in image_of_other_bytes.stderr, image_of_other_bytes.stderr
-    swapped = make(project, "promote", env=_signing_env(registry.promoter), check=False)
+    swapped = make(project, "promote", env=tool_env(**registry.promoter), check=False)
     assert swapped.returncode != 0 and gated["candidate_digest"] in swapped.stderr, swapped.stderr
     with acting_as(registry.admin) as client:
         assert client.search_model_versions(f"name='{PRODUCTION}'") == [], "a swapped model reached production"
@@ -440,7 +435,7 @@ def promoted(tmp_path_factory: pytest.TempPathFactory, new_registry: Callable[[]
     trained = read_report(project, "train.json")
     with acting_as(registry.candidate) as client:
         client.set_model_version_tag(CANDIDATES, trained["model_version"], "image.digest", "sha256:" + "6" * 64)
-    make(project, "promote", env=_signing_env(registry.promoter))
+    make(project, "promote", env=tool_env(**registry.promoter))
     return {"registry": registry, "project": project, "trained": trained, **read_report(project, "promote.json")}
 
 

@@ -18,6 +18,7 @@ from subprocess import CompletedProcess
 import pytest
 import yaml
 
+from support.signing import SIGNING_KEY_PEM
 from support.template import DEFAULT_PACKAGE
 
 PYTHON = sys.executable
@@ -33,10 +34,12 @@ GIT_IDENTITY = {
 
 def tool_env(**extra: str) -> dict[str, str]:
     """The environment for subprocesses: this venv's tools first on PATH, no inherited MLflow URI,
-    and a rendered project's own `src` first on the import path (as its Makefile does)."""
+    a rendered project's own `src` first on the import path (as its Makefile does), and the
+    tests' signing key."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_", "GATE_"))}
     env["PATH"] = f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = "src"
+    env["MODEL_SIGNING_KEY"] = SIGNING_KEY_PEM  # `make promote` signs, as on a laptop with a key pair set up
     env.update(extra)
     return env
 

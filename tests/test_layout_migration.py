@@ -1,9 +1,11 @@
-"""A model version registered by the previous package layout still gates and exports.
+"""A champion registered by an earlier release (the flat package layout, torch files only) is
+carried over: `make migrate-champion` publishes it as a signed served bundle, which the gate
+then scores and `make export` ships.
 
-The package moved from flat modules into subpackages. Projects upgraded with `make
-update-template` keep their registry, whose champion was logged by the flat layout (its pyfunc
-imports `<package>.mlflow_model`, which no longer exists). The pipeline reads a version as
-data, so that champion must still be scored by the gate and exported by the current code.
+Projects upgraded with `make update-template` keep their registry, whose champion was logged by
+the flat layout as torch weights beside a pyfunc that imports modules which no longer exist.
+The gate scores served bundles with ONNX Runtime alone, so the champion is exported once with
+the current code (checked against torch on the project's data) and published like a promotion.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _template_at(commit: str, destination: Path) -> Path:
     return destination
 
 
-def test_a_version_of_the_flat_layout_is_gated_and_exported_by_the_current_one(tmp_path: Path, mlflow_db: str):
+def test_a_champion_of_the_flat_layout_is_migrated_then_gated_and_exported(tmp_path: Path, mlflow_db: str):
     env = tool_env(MLFLOW_TRACKING_URI=mlflow_db, MODEL_NAME="flat-layout-champion")
     flat_template = _template_at(FLAT_LAYOUT_COMMIT, tmp_path / "flat-template")
     old = Path(cookiecutter(str(flat_template), no_input=True, output_dir=str(tmp_path / "old")))
@@ -52,19 +54,23 @@ def test_a_version_of_the_flat_layout_is_gated_and_exported_by_the_current_one(t
     new = render(tmp_path / "new")
     assert not (new / "src" / DEFAULT_PACKAGE / "mlflow_model.py").exists()
     make(new, "validate", "train", env=env)
-    gate = make(new, "gate", env=env, check=False)
-    report = json.loads((new / "reports" / "gate.json").read_text())
-    assert report["decision"] != "error", gate.stdout + gate.stderr
-    assert (report["baseline_kind"], report["baseline_version"]) == ("champion", "1")
-    champion_run = MlflowClient(tracking_uri=mlflow_db).get_model_version("flat-layout-champion", "1").run_id
-    old_accuracy = MlflowClient(tracking_uri=mlflow_db).get_run(champion_run).data.metrics["eval_accuracy"]
-    if report["metric"] == "accuracy":
-        assert report["baseline_value"] == pytest.approx(old_accuracy)
+    unmigrated = make(new, "gate", env=env, check=False)
+    assert unmigrated.returncode == 2, "a champion of torch files cannot be scored: the gate fails closed"
+    assert "holds torch files only" in unmigrated.stdout + unmigrated.stderr
 
-    make(new, "export", env=env, MODEL_VERSION="1")
-    metadata = json.loads((new / "build" / "model" / "metadata.json").read_text())
-    assert (metadata["model_name"], metadata["model_version"], metadata["run_id"]) == (
-        "flat-layout-champion",
-        "1",
-        champion_run,
-    )
+    make(new, "migrate-champion", env=env)
+    client = MlflowClient(tracking_uri=mlflow_db)
+    migrated = client.get_model_version_by_alias("flat-layout-champion", "champion")
+    assert (str(migrated.version), migrated.tags["migrated.from_version"]) == ("2", "1")
+    make(new, "gate", env=env, check=False)
+    report = json.loads((new / "reports" / "gate.json").read_text())
+    assert report["decision"] != "error", report["reason"]
+    assert (report["baseline_kind"], report["baseline_version"]) == ("champion", "2")
+    old_accuracy = client.get_run(client.get_model_version("flat-layout-champion", "1").run_id).data.metrics
+    if report["metric"] == "accuracy":
+        assert report["baseline_value"] == pytest.approx(old_accuracy["eval_accuracy"])
+
+    make(new, "export", env=env)
+    release = json.loads((new / "build" / "model.release.json").read_text())
+    assert (release["model_name"], release["model_version"]) == ("flat-layout-champion", "2")
+    assert release["model_digest"] == migrated.tags["model.digest"]

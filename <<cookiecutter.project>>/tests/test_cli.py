@@ -29,6 +29,7 @@ RULES = {
     "image": (set(HEAVY), {"packaging"}),
     "signer-args": (set(HEAVY), {"packaging"}),
     "record-image": ({"torch", "great_expectations", "onnxruntime"}, {"promotion"}),
+    "migrate-champion": ({"torch", "great_expectations", "onnxruntime"}, {"promotion"}),  # torch when it runs
 }
 SUBPACKAGES = {"validation", "training", "promotion", "serving", "packaging", "monitoring"}
 

@@ -81,6 +81,11 @@ def _signer_args(stage: ModuleType, params: Params, args: argparse.Namespace) ->
     return 0
 
 
+def _migrate(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    stage.migrate_champion(params, REPORTS)
+    return 0
+
+
 def _record_image(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
     stage.record_image(params, REPORTS, args.image_digest)
     return 0
@@ -107,6 +112,7 @@ COMMANDS: dict[str, Command] = {
     "image": Command("packaging.image", _image, "build the serving image around the exported model"),
     "signer-args": Command("packaging.image", _signer_args, "the release image's signer build args, KEY=VALUE lines"),
     "record-image": Command("promotion.promote", _record_image, "record the release image's digest on the champion"),
+    "migrate-champion": Command("promotion.migrate", _migrate, "publish a champion of torch files as a served bundle"),
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,29 +114,10 @@ def promote(
     staged serving image, whose model digest must be the gated one) is recorded on it."""
     report = _gate_report(params, reports)
     _check_image(report, image_digest, image_model_digest)
-    name, scored_baseline = params.model.name, report.baseline_version
     client = connect(params)
     source_run = _check_candidate_tags(client, report)
-    with tempfile.TemporaryDirectory() as scratch:
-        signature = Path(scratch) / SIGNATURE_NAME
-        try:
-            with fetched_bundle(client, report.candidate_model, report.candidate_version) as bundle:
-                if bundle.digest != report.candidate_digest:
-                    raise PromotionRefused(
-                        f"{report.candidate_model} version {report.candidate_version} changed since the gate scored "
-                        f"it: the gate scored {report.candidate_digest}, the registry now gives {bundle.digest}; "
-                        "nothing promoted"
-                    )
-                signed_with = sign_bundle(bundle.directory, signature)
-                production_run = _upload(
-                    client, params, bundle.directory, signature, f"{report.candidate_model}-v{report.candidate_version}"
-                )
-        except DigestMismatch as error:
-            raise PromotionRefused(f"{error}; run `make train` and `make gate` again") from None
-    digest = report.candidate_digest
     lineage = {
-        DIGEST_TAG: digest,
-        SIGNATURE_TAG: signed_with,
+        DIGEST_TAG: report.candidate_digest,
         "source.model": report.candidate_model,
         "source.version": str(report.candidate_version),
         "source.run_id": source_run,
@@ -143,49 +125,80 @@ def promote(
         "gate.decision": report.decision,
         "gate.metric": report.metric,
         "gate.candidate_value": f"{report.candidate_value:.6f}",
-        "gate.baseline_version": scored_baseline or "",
+        "gate.baseline_version": report.baseline_version or "",
         "gate.baseline_value": f"{report.baseline_value:.6f}",
-        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if image_digest:
         lineage[IMAGE_DIGEST_TAG] = image_digest
-    run_uri = client.get_run(production_run).info.artifact_uri
+    try:
+        with fetched_bundle(client, report.candidate_model, report.candidate_version) as bundle:
+            if bundle.digest != report.candidate_digest:
+                raise PromotionRefused(
+                    f"{report.candidate_model} version {report.candidate_version} changed since the gate scored "
+                    f"it: the gate scored {report.candidate_digest}, the registry now gives {bundle.digest}; "
+                    "nothing promoted"
+                )
+            run_name = f"{report.candidate_model}-v{report.candidate_version}"
+            published = publish(client, params, bundle.directory, lineage, report.baseline_version, run_name)
+    except DigestMismatch as error:
+        raise PromotionRefused(f"{error}; run `make train` and `make gate` again") from None
+    name, digest = params.model.name, report.candidate_digest
+    record = {
+        "model_name": name,
+        "champion": published.version,
+        "previous_champion": published.previous,
+        "candidate_model": report.candidate_model,
+        "candidate_version": str(report.candidate_version),
+        "model_digest": digest,
+        "image_digest": image_digest,
+        "signed_with": published.signed_with,
+    }
+    reports.write(reports.promotion, json.dumps(record, indent=2) + "\n")
+    _tag_candidate(client, report, published.version)
+    previous = f"; previous-champion: {published.previous}" if published.previous else ""
+    print(
+        f"{name}: champion is now version {published.version}, a signed copy of {report.candidate_model} version "
+        f"{report.candidate_version} ({digest}){previous}"
+    )
+    return published.version
+
+
+@dataclass(frozen=True)
+class Published:
+    version: str  # the new production version, now the champion
+    previous: str | None  # the champion it replaced, now previous-champion
+    signed_with: str  # "key", or the keyless signer's identity
+
+
+def publish(
+    client: MlflowClient, params: Params, bundle_dir: Path, lineage: dict[str, str], expected: str | None, run_name: str
+) -> Published:
+    """Sign `bundle_dir`, upload it with its signature into the production experiment, register
+    it as a production version carrying `lineage` (and nothing else) and make it the champion,
+    compare-and-set: refused when the champion is no longer `expected`."""
+    name = params.model.name
+    with tempfile.TemporaryDirectory() as scratch:
+        signature = Path(scratch) / SIGNATURE_NAME
+        signed_with = sign_bundle(bundle_dir, signature)
+        production_run = _upload(client, params, bundle_dir, signature, run_name)
+    tags = {**lineage, SIGNATURE_TAG: signed_with, "promoted_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    source = f"{client.get_run(production_run).info.artifact_uri}/{SERVED_ARTIFACT}"
     ensure_registered_model(client, name)
     with alias_lock(client, name):
         current = alias_version(client, name, CHAMPION)
-        if current != scored_baseline:
+        if current != expected:
             raise PromotionRefused(
-                f"the champion changed since the gate scored it (it compared with {scored_baseline or 'no champion'}, "
+                f"the champion changed since the gate scored it (it compared with {expected or 'no champion'}, "
                 f"now {current}); run `make gate` again"
             )
-        version = str(
-            client.create_model_version(
-                name, source=f"{run_uri}/{SERVED_ARTIFACT}", run_id=production_run, tags=lineage
-            ).version
-        )
+        version = str(client.create_model_version(name, source=source, run_id=production_run, tags=tags).version)
         with fetched_bundle(client, name, version):  # the copy reads back as the signed digest, or nothing moves
             pass
         if current:
             client.set_registered_model_alias(name, PREVIOUS_CHAMPION, current)
         client.set_registered_model_alias(name, CHAMPION, version)
         _verify_aliases(client, name, {CHAMPION: version, PREVIOUS_CHAMPION: current})
-    record = {
-        "model_name": name,
-        "champion": version,
-        "previous_champion": current,
-        "candidate_model": report.candidate_model,
-        "candidate_version": str(report.candidate_version),
-        "model_digest": digest,
-        "image_digest": image_digest,
-        "signed_with": signed_with,
-    }
-    reports.write(reports.promotion, json.dumps(record, indent=2) + "\n")
-    _tag_candidate(client, report, version)
-    print(
-        f"{name}: champion is now version {version}, a signed copy of {report.candidate_model} version "
-        f"{report.candidate_version} ({digest})" + (f"; previous-champion: {current}" if current else "")
-    )
-    return version
+    return Published(version, current, signed_with)
 
 
 def record_image(params: Params, reports: Reports, image_digest: str) -> None:

@@ -87,7 +87,8 @@ def download_bundle(client: MlflowClient, model_name: str, version: str, destina
     except MlflowException as error:
         raise RegistryError(
             f"cannot download the served bundle of {model_name!r} version {version} ({', '.join(BUNDLE_FILES)}): "
-            f"{error}. A version registered before served bundles holds torch files only: train and promote anew"
+            f"{error}. A version registered before served bundles holds torch files only: for the champion, "
+            "run `make migrate-champion` once (production credential)"
         ) from error
     return destination
 

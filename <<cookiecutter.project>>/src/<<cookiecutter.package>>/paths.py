@@ -13,6 +13,7 @@ from pathlib import Path
 GX_DIR = Path("gx")  # the Great Expectations project; suites under gx/expectations/
 MODEL_DIR = Path("build/model")  # `make export` writes the served bundle here; the Dockerfile copies it
 PREDICTION_LOG = Path("logs/predictions.jsonl")  # the server samples its traffic here; `make drift` reads it
+LOCAL_SIGNING_KEY = Path(".signing/local.pem")  # a local registry's development signing key (git-ignored)
 
 # The served bundle: exactly these files, written and parity-checked at training, registered as
 # a version's files, scored by the gate, copied into the image and loaded by the server. The

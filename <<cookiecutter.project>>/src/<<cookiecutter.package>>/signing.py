@@ -34,8 +34,14 @@ class SignatureError(RuntimeError):
     """The bundle is unsigned, altered, or signed by someone not trusted; it must not be served."""
 
 
-def sign_bundle(bundle_dir: Path, signature: Path, environ: Mapping[str, str] = os.environ) -> str:
-    """Sign the bundle's files into `signature`; return how it was signed (for the report)."""
+def sign_bundle(
+    bundle_dir: Path, signature: Path, environ: Mapping[str, str] = os.environ, local_key: Path | None = None
+) -> str:
+    """Sign the bundle's files into `signature`; return how it was signed (for the report).
+
+    `local_key` (a local registry only): with no signer configured, sign with a development key
+    pair kept there, made on first use, so a laptop's first promotion needs no set-up.
+    """
     from model_signing import signing
 
     config = signing.Config()
@@ -45,6 +51,9 @@ def sign_bundle(bundle_dir: Path, signature: Path, environ: Mapping[str, str] = 
     elif environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
         config.use_sigstore_signer(use_ambient_credentials=True)
         method = "sigstore"
+    elif local_key is not None:
+        config.use_elliptic_key_signer(private_key=_development_key(local_key))
+        method = "key"
     else:
         raise SignatureError(
             "promotion signs every production bundle: set MODEL_SIGNING_KEY to an EC private key (PEM), "
@@ -102,6 +111,23 @@ def verify_bundle(bundle_dir: Path, signature: Path, environ: Mapping[str, str] 
     return signer
 
 
+def _development_key(private: Path) -> Path:
+    """The local development key pair (`private`, and its public key beside it as `.pub.pem`),
+    made on first use and said so: verify with MODEL_SIGNING_PUBLIC_KEY=<that public key>."""
+    if not private.is_file():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key, pem = ec.generate_private_key(ec.SECP256R1()), serialization.Encoding.PEM
+        private.parent.mkdir(parents=True, exist_ok=True)
+        private.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        private.chmod(0o600)
+        public = key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo)
+        private.with_suffix(".pub.pem").write_bytes(public)
+        print(f"made a development signing key {private} (public: {private.with_suffix('.pub.pem')}); never for production")
+    return private
+
+
 def _pem(value: str) -> Path:
     """A key given as a file path, or as the PEM text itself (how a CI secret holds it)."""
     if not value.lstrip().startswith("-----BEGIN"):
@@ -113,7 +139,7 @@ def _pem(value: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m <package>.signing BUNDLE_DIR`: verify as the server would (the release image's build step)."""
+    """`python -m <package>.signing BUNDLE_DIR`: verify as the server would (the release image's build)."""
     bundle_dir = Path((argv if argv is not None else sys.argv[1:])[0])
     try:
         print(f"{bundle_dir}: signature verified ({verify_bundle(bundle_dir, signature_file(bundle_dir))})")

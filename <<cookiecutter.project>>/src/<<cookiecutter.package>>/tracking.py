@@ -56,3 +56,8 @@ def ensure_registered_model(client: MlflowClient, name: str) -> None:
         if not is_absent(error):
             raise
         client.create_registered_model(name)
+
+
+def is_local(tracking_uri: str) -> bool:
+    """A registry on this machine (a SQLite file or a directory): a laptop's, not a team's."""
+    return tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri

@@ -1,5 +1,5 @@
 """The serving image holds exactly what the server imports: no training, gate or export code,
-and none of torch, MLflow, pandas or pydantic.
+and none of torch, MLflow or pandas.
 
 The Dockerfile lists the package files it copies; a fresh interpreter that imports the server
 and its prediction log must load exactly those files of the package and none of the libraries
@@ -10,7 +10,7 @@ import re
 
 from tests.helpers import PROJECT_ROOT, loaded_after_import
 
-NOT_IN_THE_IMAGE = {"torch", "mlflow", "pandas", "pydantic", "great_expectations", "yaml", "sklearn"}
+NOT_IN_THE_IMAGE = {"torch", "mlflow", "pandas", "great_expectations", "yaml", "sklearn"}
 SERVER = "<< cookiecutter.package >>.serving.app"
 PREDICTION_LOG = "<< cookiecutter.package >>.monitoring.prediction_log"
 PACKAGE_DIR = PROJECT_ROOT / "src" / "<< cookiecutter.package >>"

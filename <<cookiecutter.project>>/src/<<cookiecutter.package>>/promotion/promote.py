@@ -24,7 +24,7 @@ from mlflow.exceptions import MlflowException
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.digest import DIGEST_TAG
-from << cookiecutter.package >>.paths import SERVED_ARTIFACT, SIGNATURE_SUFFIX, Reports
+from << cookiecutter.package >>.paths import LOCAL_SIGNING_KEY, SERVED_ARTIFACT, SIGNATURE_SUFFIX, Reports
 from << cookiecutter.package >>.promotion.lock import alias_lock
 from << cookiecutter.package >>.promotion.registry import (
     CHAMPION,
@@ -36,7 +36,7 @@ from << cookiecutter.package >>.promotion.registry import (
 )
 from << cookiecutter.package >>.promotion.report import GateReport
 from << cookiecutter.package >>.signing import sign_bundle
-from << cookiecutter.package >>.tracking import connect, ensure_registered_model
+from << cookiecutter.package >>.tracking import connect, ensure_registered_model, is_local
 
 IMAGE_DIGEST_TAG = "image.digest"  # the serving image built from a production version
 SIGNATURE_TAG = "model.signature"  # how the bundle was signed: key or sigstore
@@ -179,7 +179,8 @@ def publish(
     name = params.model.name
     with tempfile.TemporaryDirectory() as scratch:
         signature = Path(scratch) / SIGNATURE_NAME
-        signed_with = sign_bundle(bundle_dir, signature)
+        local_key = LOCAL_SIGNING_KEY if is_local(params.mlflow.tracking_uri) else None
+        signed_with = sign_bundle(bundle_dir, signature, local_key=local_key)
         production_run = _upload(client, params, bundle_dir, signature, run_name)
     tags = {**lineage, SIGNATURE_TAG: signed_with, "promoted_at": datetime.now(UTC).isoformat(timespec="seconds")}
     source = f"{client.get_run(production_run).info.artifact_uri}/{SERVED_ARTIFACT}"

@@ -124,7 +124,7 @@ def _development_key(private: Path) -> Path:
         private.chmod(0o600)
         public = key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo)
         private.with_suffix(".pub.pem").write_bytes(public)
-        print(f"made a development signing key {private} (public: {private.with_suffix('.pub.pem')}); never for production")
+        print(f"made a development signing key {private} (public key beside it); never for production")
     return private
 
 

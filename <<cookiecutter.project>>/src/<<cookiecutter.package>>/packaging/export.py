@@ -93,7 +93,7 @@ def export_model(
         # The candidates version this model was trained as: the number in its image tag, the
         # same before and after promotion (production versions record theirs).
         "candidate_version": str(version) if candidate else (registered.tags or {}).get("source.version"),
-        "run_id": registered.run_id,
+        "run_id": (registered.tags or {}).get("source.run_id", registered.run_id),  # the training run
         "model_digest": digest,
     }
     shutil.rmtree(directory, ignore_errors=True)

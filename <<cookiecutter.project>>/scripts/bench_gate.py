@@ -5,8 +5,9 @@ resampled, jittered, three extra columns) to Parquet with `data.eval_fraction` s
 the table holds about size / 0.9 rows, then runs the gate's own code in a fresh process: the
 streaming pass (`score_eval_set`: read by row groups, split, hash, score the candidate and
 the champion in batches) and the paired bootstrap of every metric with `gate:` settings. The
-two models are untrained networks of the configured kind and size (`model:`): scoring costs
-the same whatever the weights. Not measured: the MLflow calls (connect, fetch
+two models are untrained networks of the configured kind and size (`model:`), exported once as
+served bundles and scored with ONNX Runtime, as the gate scores them (the measured process
+imports no torch): scoring costs the same whatever the weights. Not measured: the MLflow calls (connect, fetch
 both bundles, tag the version), whose cost does not grow with the rows (`make bench` times
 the whole `gate` stage on the shipped data). Run from the project root (`make bench-gate`):
 
@@ -32,7 +33,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
 from bench_validation import synthetic
 
 from << cookiecutter.package >>.config import Params, load_params
@@ -42,7 +42,7 @@ from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.preprocessing import Preprocessor
 from << cookiecutter.package >>.promotion.bootstrap import paired_bootstrap
 from << cookiecutter.package >>.promotion.evaluation import Stopwatch, score_eval_set
-from << cookiecutter.package >>.training.model import ModelBundle, bundle_to_train
+from << cookiecutter.package >>.serving.runtime import ServedModel
 
 EVAL_FRACTION = 0.9
 WRITE_ROWS = 1_000_000  # rows generated and written at a time (one row group each)
@@ -59,23 +59,28 @@ def write_table(params: Params, eval_rows: int, path: Path) -> int:
     return rows
 
 
-def models(params: Params) -> tuple[ModelBundle, ModelBundle]:
-    """Candidate and champion: two differently seeded networks of the configured architecture and task."""
+def export_models(params: Params, directory: Path) -> None:
+    """Candidate and champion as served bundles in `directory`/candidate and /champion: two
+    differently seeded networks of the configured architecture and task."""
+    import torch
+
+    from << cookiecutter.package >>.training.model import bundle_to_train
+    from << cookiecutter.package >>.training.onnx_export import export_bundle
+
     sample = synthetic(read_table(params.data.path, params.data.na_values), 10_000)
     preprocessor = Preprocessor.fit(features_of(sample, params.data))
     classes = class_names(sample, params.data)
     labels = label_indices(sample[params.data.target], params.data, classes)
-    bundles = []
-    for seed in (1, 2):
+    for seed, role in ((1, "candidate"), (2, "champion")):
         torch.manual_seed(seed)
-        bundles.append(bundle_to_train(preprocessor, classes, params.model, params.data.task, labels))
-    return bundles[0], bundles[1]
+        bundle = bundle_to_train(preprocessor, classes, params.model, params.data.task, labels)
+        export_bundle(bundle, directory / role, {})
 
 
-def measure(params: Params, path: Path) -> dict:
+def measure(params: Params, path: Path, models: Path) -> dict:
     """Seconds per phase and the peak RSS of this process: the gate's path on the table at `path`."""
     data = params.data.model_copy(update={"path": path, "eval_fraction": EVAL_FRACTION})
-    candidate, champion = models(params)
+    candidate, champion = ServedModel.load(models / "candidate"), ServedModel.load(models / "champion")
     stopwatch = Stopwatch()
     scored = score_eval_set(data, candidate, champion, stopwatch)
     with stopwatch.phase("values"):  # both models' value of every metric
@@ -105,6 +110,7 @@ def run_size(params_path: Path, params: Params, eval_rows: int, workdir: Path) -
     path = workdir / f"eval-{eval_rows}.parquet"
     write_table(params, eval_rows, path)
     command = [sys.executable, __file__, "--params", str(params_path), "--measure", str(path)]
+    command += ["--models", str(workdir)]
     environ = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run(command, capture_output=True, text=True, check=True, env=environ)
     path.unlink()
@@ -132,14 +138,16 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--sizes", type=int, nargs="+", default=[10**4, 10**5, 10**6, 10**7])
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child process's job
+    parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)  # the bundles the child scores
     args = parser.parse_args()
     params = load_params(args.params)
     if args.measure:
-        print(json.dumps(measure(params, args.measure)))
+        print(json.dumps(measure(params, args.measure, args.models)))
         return
 
     results = []
     with tempfile.TemporaryDirectory() as workdir:
+        export_models(params, Path(workdir))
         for size in args.sizes:
             results.append(run_size(args.params, params, size, Path(workdir)))
             print(f"{size:,} rows done", file=sys.stderr)

@@ -4,8 +4,9 @@
 
 1. A push to main: validate ∥ test → train → gate → image → promote. The registry is empty, so
    the gate compares candidate 1 with a naive baseline and says promote: the image job builds
-   it (tag model-1), and promote, with the production credential, makes it production version 1,
-   the champion, and re-tags that image digest champion and prod.
+   the gated bytes into the staged image (tag model-1), and promote, with the production
+   credential, signs them, makes them production version 1, the champion, and pushes the
+   release image (the staged image plus the signature) as release-1, champion and prod.
 2. A pull request whose head commit weakens the model (one epoch at a tenth of the learning
    rate), with the candidate credential only: the gate scores the new candidate against
    champion 1, finds a regression and FAILS (the PR check that blocks the merge); image and
@@ -65,14 +66,19 @@ def push_checks(result: ActResult, registry: Registry) -> Checks:
     digest = result.outputs(CI_JOBS["image"]).get("digest")
     tags = result.image_registry()
     image_tags = {tag.rsplit(":", 1)[1]: value for tag, value in tags.items()}
+    release = image_tags.get("release-1")
     return {
         "jobs": (result.jobs, every_job),
         "gate decision": (result.outputs(CI_JOBS["gate"]).get("decision"), "promote"),
         "gate baseline": (gate.get("baseline_kind"), "naive"),
         "champion": (registry.champion(), "1"),
-        "image tags model-1, champion, prod on the built digest": (
+        "staged image model-1; the signed release image as release-1, champion and prod": (
             image_tags,
-            dict.fromkeys(("model-1", "champion", "prod"), digest),
+            {"model-1": digest, **dict.fromkeys(("release-1", "champion", "prod"), release)},
+        ),
+        "the champion is signed and names its release image": (
+            (registry.champion_tags().get("model.signature"), registry.champion_tags().get("image.digest")),
+            ("key", release),
         ),
     }
 

@@ -130,6 +130,7 @@ TORCH_OUTPUTS = """
 import json, sys
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 
 from {package}.training.model import ModelBundle

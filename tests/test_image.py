@@ -317,11 +317,10 @@ def test_a_flipped_byte_is_refused_by_the_image_builds_and_the_server(built: dic
     bundle, cli = project / "build" / "model", [PYTHON, "-m", DEFAULT_PACKAGE]
     _flip_a_byte(bundle / "model.onnx")
     name = f"{IMAGE}-tampered"
+    staged_build = [*cli, "image", "--name", name, "--base-image", built["base"], "--build-flags", built["flags"]]
 
     # The staged build: the bundle is not the bytes it was exported as.
-    staged = run(
-        [*cli, "image", "--name", name, "--build-flags", built["flags"]], cwd=project, env=built["env"], check=False
-    )
+    staged = run(staged_build, cwd=project, env=built["env"], check=False)
     assert staged.returncode != 0 and "it was exported as" in staged.stderr, staged.stderr
 
     # With the release file forged to match, the staged image builds, but its release build verifies
@@ -330,7 +329,7 @@ def test_a_flipped_byte_is_refused_by_the_image_builds_and_the_server(built: dic
     digest = f"from {DEFAULT_PACKAGE}.digest import bundle_digest; print(bundle_digest(Path('build/model')))"
     forged = run([PYTHON, "-c", f"from pathlib import Path; {digest}"], cwd=project, env=built["env"]).stdout.strip()
     (project / "build" / "model.release.json").write_text(json.dumps({**release, "model_digest": forged}))
-    run([*cli, "image", "--name", name, "--build-flags", built["flags"]], cwd=project, env=built["env"])
+    run(staged_build, cwd=project, env=built["env"])
     try:
         signed = run(
             [*cli, "image", "--release", "--name", name, "--build-flags", built["flags"]],

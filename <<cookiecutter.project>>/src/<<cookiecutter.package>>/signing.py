@@ -27,7 +27,10 @@ from pathlib import Path
 from << cookiecutter.package >>.paths import signature_file
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-_FILE_IN_ERROR = re.compile(r"(?:Hash mismatch for|Missing files in model [^:]*:|Extra files[^:]*:)\s*'?([^',\]]+)")
+# The file model_signing's error names, however the message quotes it
+_FILE_IN_ERROR = re.compile(
+    r"(?:Hash mismatch for|Missing files in model [^:]*:|Extra files[^:]*:)\s*\\?['\"]?([\w./-]+)"
+)
 
 
 class SignatureError(RuntimeError):

@@ -38,8 +38,8 @@ from << cookiecutter.package >>.promotion.report import GateReport
 from << cookiecutter.package >>.signing import sign_bundle
 from << cookiecutter.package >>.tracking import connect, ensure_registered_model, is_local
 
-IMAGE_DIGEST_TAG = "image.digest"  # the serving image built from a production version
-SIGNATURE_TAG = "model.signature"  # how the bundle was signed: key or sigstore
+IMAGE_DIGEST_TAG = "image.digest"  # the release image of a production version (make record-image)
+SIGNATURE_TAG = "model.signature"  # who signed the bundle: "key", or the keyless signer's identity
 SIGNATURE_NAME = f"{SERVED_ARTIFACT}{SIGNATURE_SUFFIX}"  # the signature's artifact, beside served/
 
 

@@ -49,13 +49,18 @@ def is_absent(error: MlflowException) -> bool:
 
 
 def ensure_registered_model(client: MlflowClient, name: str) -> None:
-    """Create `name` on first use (a local registry); a team's admin creates it beforehand."""
+    """Create `name` on first use (a local registry); a team's admin creates it beforehand.
+    Two first uses at once both find it missing: the one that loses the create finds it made."""
     try:
         client.get_registered_model(name)
     except MlflowException as error:
         if not is_absent(error):
             raise
-        client.create_registered_model(name)
+        try:
+            client.create_registered_model(name)
+        except MlflowException as lost:
+            if lost.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
 
 
 def is_local(tracking_uri: str) -> bool:

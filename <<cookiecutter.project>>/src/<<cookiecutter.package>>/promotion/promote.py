@@ -94,7 +94,14 @@ def _production_experiment(client: MlflowClient, params: Params) -> str:
     creates it beforehand and lets only the production credential write it)."""
     name = params.mlflow.production_experiment
     experiment = client.get_experiment_by_name(name)
-    return experiment.experiment_id if experiment else client.create_experiment(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException as error:  # a concurrent first promotion created it a moment ago
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return client.get_experiment_by_name(name).experiment_id
 
 
 def _upload(client: MlflowClient, params: Params, bundle_dir: Path, signature: Path, run_name: str) -> str:

@@ -55,7 +55,7 @@ def test_pipeline_runs_unchanged_against_a_postgres_backed_server(
     make(project, "validate", "train", "gate", "promote", env=server_env)
     assert read_report(project, "gate.json")["decision"] == "promote"
     assert _champion(server_env) == "1"
-    assert any(tracking_server.artifacts.rglob("MLmodel")), "artifacts were not proxied to the server's store"
+    assert any(tracking_server.artifacts.rglob("served/model.onnx")), "artifacts were not proxied to the server's store"
 
 
 def test_gate_fails_closed_while_the_server_is_down_and_recovers(
@@ -166,8 +166,7 @@ def test_concurrent_promotions_never_lose_an_update(tmp_path: Path, server_env: 
     trained = read_report(base, "train.json")
     client = _client(server_env)
     base_version = client.get_model_version(trained["model_name"], trained["model_version"])
-    model_id = base_version.model_id or base_version.source.removeprefix("models:/")
-    copy_of_base = {"source": base_version.source, "run_id": base_version.run_id, "model_id": model_id}
+    copy_of_base = {"source": base_version.source, "run_id": base_version.run_id}  # the run's served bundle
 
     sync = tmp_path / "sync"
     sync.mkdir()

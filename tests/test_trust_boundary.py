@@ -478,7 +478,8 @@ def test_attack_7_no_password_in_what_the_pipeline_prints(promoted: dict):
     env.pop("CI", None)
     env.pop("GITHUB_ACTIONS", None)
     gate = make(project, "gate", env=env, check=False)
-    assert gate.returncode in (0, 1), gate.stdout + gate.stderr  # it ran against the server
+    decided = read_report(project, "gate.json")["decision"]
+    assert decided in ("promote", "reject"), gate.stdout + gate.stderr  # it ran against the server
     assert password not in gate.stdout + gate.stderr
 
     refused = make(project, "gate", env={**env, "CI": "true"}, check=False)

@@ -1,6 +1,7 @@
 """Model signatures over a served bundle: what verifies, and what each refusal names."""
 
 import shutil
+import tempfile
 
 import pytest
 
@@ -51,3 +52,15 @@ def test_unsigned_another_signer_and_no_signer_are_refused(signed, tmp_path):
         verify_bundle(bundle, signature_file(bundle), {})
     with pytest.raises(SignatureError, match="MODEL_SIGNING_KEY"):
         sign_bundle(bundle, tmp_path / "none.sig", {})
+
+
+def test_a_key_given_as_pem_text_leaves_no_copy_behind(signed, tmp_path, monkeypatch, signing_keys):
+    """A CI secret holds the key's text: it is written to a file only while model_signing reads it."""
+    bundle, _ = signed
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    private, public = signing_keys.private.read_text(), signing_keys.public.read_text()
+    sign_bundle(bundle, tmp_path / "text.sig", {"MODEL_SIGNING_KEY": private})
+    verify_bundle(bundle, tmp_path / "text.sig", {"MODEL_SIGNING_PUBLIC_KEY": public})
+    assert list(scratch.iterdir()) == [], "the key's text was left on disk"

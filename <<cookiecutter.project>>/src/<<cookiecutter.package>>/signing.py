@@ -21,7 +21,8 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from << cookiecutter.package >>.paths import signature_file
@@ -49,7 +50,8 @@ def sign_bundle(
 
     config = signing.Config()
     if environ.get("MODEL_SIGNING_KEY"):
-        config.use_elliptic_key_signer(private_key=_pem(environ["MODEL_SIGNING_KEY"]))
+        with key_file(environ["MODEL_SIGNING_KEY"]) as private:
+            config.use_elliptic_key_signer(private_key=private)
         method = "key"
     elif environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
         config.use_sigstore_signer(use_ambient_credentials=True)
@@ -94,7 +96,8 @@ def verify_bundle(bundle_dir: Path, signature: Path, environ: Mapping[str, str] 
         )
     config = verifying.Config()
     if environ.get("MODEL_SIGNING_PUBLIC_KEY"):
-        config.use_elliptic_key_verifier(public_key=_pem(environ["MODEL_SIGNING_PUBLIC_KEY"]))
+        with key_file(environ["MODEL_SIGNING_PUBLIC_KEY"]) as public:
+            config.use_elliptic_key_verifier(public_key=public)
         signer = "the configured public key"
     elif environ.get("MODEL_SIGNING_IDENTITY"):
         issuer = environ.get("MODEL_SIGNING_ISSUER", GITHUB_ISSUER)
@@ -131,14 +134,18 @@ def _development_key(private: Path) -> Path:
     return private
 
 
-def _pem(value: str) -> Path:
-    """A key given as a file path, or as the PEM text itself (how a CI secret holds it)."""
+@contextmanager
+def key_file(value: str) -> Iterator[Path]:
+    """A key given as a file path, or as the PEM text itself (how a CI secret holds it), as a file
+    for the length of the block: PEM text goes into a private temporary directory, removed after
+    (model_signing reads the key when it is configured)."""
     if not value.lstrip().startswith("-----BEGIN"):
-        return Path(value)
-    handle = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)  # noqa: SIM115 - read by model_signing
-    with handle:
-        handle.write(value)
-    return Path(handle.name)
+        yield Path(value)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "key.pem"
+        path.write_text(value)
+        yield path
 
 
 def main(argv: list[str] | None = None) -> int:

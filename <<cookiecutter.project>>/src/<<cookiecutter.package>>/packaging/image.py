@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from << cookiecutter.package >>.digest import bundle_digest
 from << cookiecutter.package >>.paths import MODEL_DIR, Reports, release_file, signature_file
-from << cookiecutter.package >>.signing import GITHUB_ISSUER
+from << cookiecutter.package >>.signing import GITHUB_ISSUER, key_file
 
 ENGINES = ("docker", "buildah")
 CONTAINER_PORT = 8080
@@ -149,8 +149,8 @@ def signer_build_args(context: Path, environ: Mapping[str, str] = os.environ) ->
     key = context / PUBLIC_KEY_FILE
     key.unlink(missing_ok=True)
     if environ.get("MODEL_SIGNING_PUBLIC_KEY"):
-        value = environ["MODEL_SIGNING_PUBLIC_KEY"]
-        key.write_text(value if value.lstrip().startswith("-----BEGIN") else Path(value).read_text())
+        with key_file(environ["MODEL_SIGNING_PUBLIC_KEY"]) as public:
+            key.write_text(public.read_text())
         return {"MODEL_SIGNING_PUBLIC_KEY": f"/opt/{key.name}"}
     identity = environ.get("MODEL_SIGNING_IDENTITY") or _keyless_signer(context)
     if identity:

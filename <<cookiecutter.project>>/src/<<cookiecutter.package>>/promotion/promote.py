@@ -24,7 +24,7 @@ from mlflow.exceptions import MlflowException
 
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.digest import DIGEST_TAG
-from << cookiecutter.package >>.paths import LOCAL_SIGNING_KEY, SERVED_ARTIFACT, SIGNATURE_SUFFIX, Reports
+from << cookiecutter.package >>.paths import LOCAL_SIGNING_KEY, SERVED_ARTIFACT, Reports, signature_file
 from << cookiecutter.package >>.promotion.lock import alias_lock
 from << cookiecutter.package >>.promotion.registry import (
     CHAMPION,
@@ -40,7 +40,6 @@ from << cookiecutter.package >>.tracking import connect, ensure_registered_model
 
 IMAGE_DIGEST_TAG = "image.digest"  # the release image of a production version (make record-image)
 SIGNATURE_TAG = "model.signature"  # who signed the bundle: "key", or the keyless signer's identity
-SIGNATURE_NAME = f"{SERVED_ARTIFACT}{SIGNATURE_SUFFIX}"  # the signature's artifact, beside served/
 
 
 class PromotionRefused(RuntimeError):
@@ -185,7 +184,7 @@ def publish(
     compare-and-set: refused when the champion is no longer `expected`."""
     name = params.model.name
     with tempfile.TemporaryDirectory() as scratch:
-        signature = Path(scratch) / SIGNATURE_NAME
+        signature = signature_file(Path(scratch) / SERVED_ARTIFACT)  # served.sig, beside served/
         local_key = LOCAL_SIGNING_KEY if is_local(params.mlflow.tracking_uri) else None
         signed_with = sign_bundle(bundle_dir, signature, local_key=local_key)
         production_run = _upload(client, params, bundle_dir, signature, run_name)

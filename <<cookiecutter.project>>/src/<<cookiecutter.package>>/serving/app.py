@@ -141,10 +141,15 @@ def _unprocessable(message: str) -> JSONResponse:
 
 
 def create_app(
-    model_dir: Path, prediction_log: PredictionLog | None = None, limits: RequestLimits | None = None
+    model_dir: Path,
+    prediction_log: PredictionLog | None = None,
+    limits: RequestLimits | None = None,
+    signature: str | None = None,
 ) -> Starlette:
     """The ASGI app serving the model exported to `model_dir`, loaded at start-up; checked
-    requests and their predictions are sampled into `prediction_log` for `make drift`."""
+    requests and their predictions are sampled into `prediction_log` for `make drift`.
+    `signature` is `signature_status(model_dir)` when the caller already checked it (the
+    command line does, before the port opens); otherwise the app checks it as it starts."""
     limits = limits or RequestLimits()
     metrics = Metrics()
     served: dict[str, ServedModel] = {}
@@ -154,7 +159,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         digest = bundle_digest(model_dir)
         identity["model_digest"] = digest
-        identity["signature"] = signature_status(model_dir)
+        identity["signature"] = signature or signature_status(model_dir)
         model = ServedModel.load(model_dir)
         identity.update(model_name=model.name, model_version=model.version, run_id=model.release.get("run_id", ""))
         metrics.model.info(identity)
@@ -310,12 +315,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if missing := _missing_export_files(args.model_dir):
         parser.exit(2, f"no exported model in {args.model_dir} ({', '.join(missing)} missing): run `make export`\n")
-    try:  # before the port opens, as one line; the app checks again when it loads the model
-        signature_status(args.model_dir)
+    try:  # before the port opens, as one line
+        signature = signature_status(args.model_dir)
     except SignatureError as error:
         parser.exit(2, f"error: {error}\n")
     logging.basicConfig(level=args.log_level.upper())
-    app = create_app(args.model_dir, _prediction_log(args), RequestLimits(args.max_body_bytes, args.body_timeout))
+    limits = RequestLimits(args.max_body_bytes, args.body_timeout)
+    app = create_app(args.model_dir, _prediction_log(args), limits, signature)
     uvicorn.run(
         app,
         host=args.host,

@@ -17,6 +17,8 @@ import json
 import shutil
 from pathlib import Path
 
+from mlflow import MlflowClient
+
 from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.paths import BUNDLE_FILES, MODEL_DIR, Reports, release_file, signature_file
 from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, download_signature, fetched_bundle
@@ -69,7 +71,37 @@ def export_model(
     if version is None:
         raise ExportError(f"model {name!r} has no {CHAMPION!r}: run `make promote` first, or pass MODEL_VERSION=")
     registered = client.get_model_version(name, version)
+    # Build beside the target and swap in only when every check passed: whatever fails on the way,
+    # `make image` never finds a half-written, unchecked or mismatched bundle and signature.
     staging = directory.with_name(f".{directory.name}.partial")
+    try:
+        digest = _stage(client, name, version, expected, staging, signed=not candidate)
+        for old in (signature_file(directory), release_file(directory)):
+            old.unlink(missing_ok=True)
+        shutil.rmtree(directory, ignore_errors=True)
+        staging.rename(directory)
+        if signature_file(staging).is_file():
+            signature_file(staging).rename(signature_file(directory))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        signature_file(staging).unlink(missing_ok=True)
+    release = {
+        "model_name": name,
+        "model_version": str(version),
+        # The candidates version this model was trained as: the number in its image tag, the
+        # same before and after promotion (production versions record theirs).
+        "candidate_version": str(version) if candidate else (registered.tags or {}).get("source.version"),
+        "run_id": (registered.tags or {}).get("source.run_id", registered.run_id),  # the training run
+        "model_digest": digest,
+    }
+    release_file(directory).write_text(json.dumps(release, indent=2) + "\n")
+    print(f"exported {name} version {version} ({digest}, run {registered.run_id}) to {directory}")
+    return digest
+
+
+def _stage(client: MlflowClient, name: str, version: str, expected: str | None, staging: Path, signed: bool) -> str:
+    """The version's bundle in `staging` (and, `signed`, its signature beside it, verified when a
+    signer is configured); refused unless its digest is `expected` (when given). Its digest."""
     shutil.rmtree(staging, ignore_errors=True)
     with fetched_bundle(client, name, version) as bundle:
         if expected is not None and bundle.digest != expected:
@@ -80,24 +112,8 @@ def export_model(
         staging.mkdir(parents=True)
         for file in BUNDLE_FILES:
             shutil.copyfile(bundle.directory / file, staging / file)
-        digest = bundle.digest
-    signature = signature_file(directory)
-    signature.unlink(missing_ok=True)
-    if not candidate:  # production versions are signed by promotion: the signature travels with them
-        download_signature(client, name, version, signature)
+    if signed:  # production versions are signed by promotion: the signature travels with them
+        download_signature(client, name, version, signature_file(staging))
         if trust_configured():
-            print(f"signature verified: {verify_bundle(staging, signature)}")
-    release = {
-        "model_name": name,
-        "model_version": str(version),
-        # The candidates version this model was trained as: the number in its image tag, the
-        # same before and after promotion (production versions record theirs).
-        "candidate_version": str(version) if candidate else (registered.tags or {}).get("source.version"),
-        "run_id": (registered.tags or {}).get("source.run_id", registered.run_id),  # the training run
-        "model_digest": digest,
-    }
-    shutil.rmtree(directory, ignore_errors=True)
-    staging.rename(directory)
-    release_file(directory).write_text(json.dumps(release, indent=2) + "\n")
-    print(f"exported {name} version {version} ({digest}, run {registered.run_id}) to {directory}")
-    return digest
+            print(f"signature verified: {verify_bundle(staging, signature_file(staging))}")
+    return bundle.digest

@@ -113,7 +113,6 @@ class FetchedBundle:
 
     directory: Path
     digest: str
-    recorded_digest: str | None  # the version's DIGEST_TAG, as training (or promotion) wrote it
 
 
 @contextmanager
@@ -129,7 +128,7 @@ def fetched_bundle(client: MlflowClient, model_name: str, version: str) -> Itera
                 f"{model_name!r} version {version} was registered as {recorded} but its files now give {digest}: "
                 "its artifacts changed after registration; nothing done"
             )
-        yield FetchedBundle(local, digest, recorded)
+        yield FetchedBundle(local, digest)
 
 
 def fetch_served(client: MlflowClient, model_name: str, version: str) -> tuple[ServedModel, str]:

@@ -35,7 +35,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from << cookiecutter.package >>.promotion.registry import RegistryError, access_denied, is_denied
-from << cookiecutter.package >>.tracking import is_absent
+from << cookiecutter.package >>.tracking import ensure_registered_model, is_absent
 
 LOCK_SUFFIX = ".promotion-lock"
 LOCK_SOURCE = "promotion-lock:/queue"  # a lock version has no artifacts; the server accepts this as its source
@@ -63,12 +63,8 @@ def _join(client: MlflowClient, lock_name: str, token: str) -> ModelVersion:
     except MlflowException as error:
         if not is_absent(error):
             raise _denied_or(error, lock_name, "queue for") from error
-    try:
-        client.create_registered_model(lock_name, description="promotion lock: its versions are a queue")
-    except MlflowException as error:
-        if error.error_code != "RESOURCE_ALREADY_EXISTS":  # else another promotion created it first
-            raise _denied_or(error, lock_name, "create") from error
-    try:
+    try:  # a registry that answers 404 for it (local, no authentication): its first promotion makes it
+        ensure_registered_model(client, lock_name)
         return queue()
     except MlflowException as error:
         raise _denied_or(error, lock_name, "queue for") from error

@@ -26,6 +26,7 @@ import pytest
 from support.act.harness import ACT, ActResult, git_init, pull_request_event, push_event
 from support.act.scenarios import (
     REPOSITORY,
+    LOOSEST_MERGE_TOLERANCE,
     REPOSITORY_VARIABLES,
     Registry,
     add_badly_formatted_file,
@@ -41,6 +42,8 @@ pytestmark = [
 ]
 
 MODEL = DEFAULT_PACKAGE
+# The aggregate check a ruleset requires: it runs on every event, whatever ran before it.
+MERGE_CHECK = "merge-check/merge-check"
 # Every job of ci.yml as act names it: caller job / job of the called workflow.
 ALL_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "image/image", "promote/promote"}
 # lint.yml's one job (`make lint`), which a push to main starts beside ci.yml.
@@ -283,24 +286,31 @@ def test_candidate_not_two_percent_better_is_rejected(tmp_path, project, champio
 
 
 def test_pull_request_with_a_weaker_model_fails_the_merge_check(tmp_path, champion_registry):
-    """Scenario (b): the PR's candidate scores worse than champion 1: the gate job fails (the
-    required check), the comment says regression, nothing is built or promoted."""
+    """Scenario (b): the PR trains a weaker model and loosens gate.merge_tolerance as far as its
+    bound allows. The base commit's policy judges: the gate job fails (regression against
+    champion 1), the comment names the policy change, merge-check fails, nothing is built."""
     path = render(tmp_path / "render")
-    git_init(path, REPOSITORY)
+    base = git_init(path, REPOSITORY)
     sha = weaken_model(path)
-    event = pull_request_event(REPOSITORY, sha, branch="weaker-model")
+    event = pull_request_event(REPOSITORY, sha, branch="weaker-model", base_sha=base)
     result = runner(path, tmp_path).run(
         "pull_request", event, secrets=champion_registry.secrets(), variables=REPOSITORY_VARIABLES
     )
 
     expected = dict.fromkeys({"validate/validate", "test/test", "train/train", "gate/comment"}, "success")
-    assert_jobs(result, expected | {"gate/gate": "failure"})
+    assert_jobs(result, expected | {"gate/gate": "failure", MERGE_CHECK: "failure"})
     assert result.returncode != 0
     gate = result.outputs("gate/gate")
     assert (gate["decision"], gate["merge"]) == ("reject", "regression")
     assert "merge check: regression" in result.output_text("gate/gate").lower()
+    report = json.loads((result.artifact("gate-report") / "gate.json").read_text())
+    assert (report["policy_commit"], report["merge_tolerance"]) == (base, 0.01), "the PR's own policy judged it"
     (body,) = (result.standin_dir / "comments").glob("pr7-*.md")
-    assert "Merge check: **regression**" in body.read_text() and "**would not promote**" in body.read_text()
+    text = body.read_text()
+    assert "Merge check: **regression**" in text and "**would not promote**" in text
+    assert f"gate.merge_tolerance changes from 0.01 to {LOOSEST_MERGE_TOLERANCE}" in text
+    assert "needs a code owner's approval" in text
+    assert "Merge check: regression" in result.output_text(MERGE_CHECK)
     assert result.standin_calls("docker/build-push-action") == []
     assert result.standin_calls("docker") == []
     assert champion_registry.champion() == "1"

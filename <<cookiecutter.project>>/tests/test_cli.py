@@ -30,6 +30,7 @@ RULES = {
     "signer-args": (set(HEAVY), {"packaging"}),
     "record-image": ({"torch", "great_expectations", "onnxruntime"}, {"promotion"}),
     "migrate-champion": ({"torch", "great_expectations", "onnxruntime"}, {"promotion"}),  # torch when it runs
+    "tracking-uri": ({"torch", "great_expectations", "onnxruntime"}, set()),
 }
 SUBPACKAGES = {"validation", "training", "promotion", "serving", "packaging", "monitoring"}
 

@@ -52,8 +52,10 @@ def _train(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
 
 
 def _gate(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
-    report = stage.run_gate(params, REPORTS, args.candidate_version)
+    report = stage.run_gate(params, REPORTS, args.candidate_version, args.policy_commit, args.proposed)
     print(f"gate: {report.decision}: {report.reason} (merge check: {report.merge})")
+    for change in report.rule_changes or ():
+        print(f"  rule change: {change}")
     return report.exit_code
 
 
@@ -91,6 +93,11 @@ def _record_image(stage: ModuleType, params: Params, args: argparse.Namespace) -
     return 0
 
 
+def _tracking_uri(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
+    print(stage.absolute_uri(params.mlflow.tracking_uri))
+    return 0
+
+
 def _image(stage: ModuleType, params: Params, args: argparse.Namespace) -> int:
     engine = stage.detect_engine(args.engine)
     if args.release:
@@ -113,6 +120,7 @@ COMMANDS: dict[str, Command] = {
     "signer-args": Command("packaging.image", _signer_args, "the release image's signer build args, KEY=VALUE lines"),
     "record-image": Command("promotion.promote", _record_image, "record the release image's digest on the champion"),
     "migrate-champion": Command("promotion.migrate", _migrate, "publish a champion of torch files as a served bundle"),
+    "tracking-uri": Command("tracking", _tracking_uri, "the tracking URI, a local store's path made absolute"),
 }
 
 
@@ -125,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
         parsers[name].add_argument("--data", type=Path, help="data file (default: data.path in params)")
     parsers["train"].add_argument("--resume", action="store_true", help="continue from the checkpoint")
     parsers["gate"].add_argument("--candidate-version", help="default: the version in reports/train.json")
+    parsers["gate"].add_argument("--policy-commit", help="the commit of this tree, whose rules decide (gate.json)")
+    parsers["gate"].add_argument(
+        "--proposed", type=Path, help="a project directory whose changes to the rules are listed (a pull request's)"
+    )
     parsers["drift"].add_argument("--sample", type=Path, help="recent inputs (default: drift.sample_path)")
     source = parsers["export"].add_mutually_exclusive_group()
     source.add_argument("--version", help="version of the production model (default: the champion)")

@@ -10,6 +10,7 @@ MLFLOW_TRACKING_USERNAME/_PASSWORD there, which nothing prints.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import mlflow
@@ -66,3 +67,13 @@ def ensure_registered_model(client: MlflowClient, name: str) -> None:
 def is_local(tracking_uri: str) -> bool:
     """A registry on this machine (a SQLite file or a directory): a laptop's, not a team's."""
     return tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri
+
+
+def absolute_uri(tracking_uri: str) -> str:
+    """The URI with a local store's relative path made absolute, for a command that runs in
+    another directory (`make gate BASE=` runs the base commit's gate in a copy of its tree)."""
+    if tracking_uri.startswith("sqlite:///") and not tracking_uri.startswith("sqlite:////"):
+        return f"sqlite:///{Path(tracking_uri.removeprefix('sqlite:///')).resolve()}"
+    if "://" not in tracking_uri and not tracking_uri.startswith(("sqlite:", "file:")):
+        return str(Path(tracking_uri).resolve())
+    return tracking_uri

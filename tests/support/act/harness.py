@@ -130,9 +130,15 @@ def push_event(repository: str, sha: str) -> dict:
 
 
 def pull_request_event(
-    repository: str, sha: str, number: int = 7, head_repository: str | None = None, branch: str = "feature"
+    repository: str,
+    sha: str,
+    number: int = 7,
+    head_repository: str | None = None,
+    branch: str = "feature",
+    base_sha: str | None = None,
 ) -> dict:
-    """A `pull_request` payload from `branch` at `sha`; `head_repository` other than `repository` makes it a fork PR."""
+    """A `pull_request` payload from `branch` at `sha` into main at `base_sha` (default: `sha`);
+    `head_repository` other than `repository` makes it a fork PR."""
     head_repository = head_repository or repository
     head_repo = repository_payload(head_repository) | {"fork": head_repository != repository}
     return {
@@ -141,7 +147,7 @@ def pull_request_event(
         "pull_request": {
             "number": number,
             "head": {"ref": branch, "sha": sha, "repo": head_repo},
-            "base": {"ref": "main", "sha": sha, "repo": repository_payload(repository)},
+            "base": {"ref": "main", "sha": base_sha or sha, "repo": repository_payload(repository)},
         },
         "repository": repository_payload(repository),
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from pathlib import Path
 
 import numpy as np
 from mlflow import MlflowClient
@@ -22,6 +23,7 @@ from << cookiecutter.package >>.config import Params
 from << cookiecutter.package >>.metrics import METRICS
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.promotion.bootstrap import paired_bootstrap
+from << cookiecutter.package >>.promotion.changes import rule_changes
 from << cookiecutter.package >>.promotion.evaluation import Stopwatch, score_eval_set
 from << cookiecutter.package >>.promotion.registry import CHAMPION, alias_version, fetch_served
 from << cookiecutter.package >>.promotion.report import GateReport, redact
@@ -141,8 +143,18 @@ def _explained(error: Exception) -> bool:
     return type(error).__module__.split(".")[0] == __name__.split(".")[0]
 
 
-def run_gate(params: Params, reports: Reports, candidate_version: str | None = None) -> GateReport:
-    """Decide, write the gate's reports, and never let an exception look like a pass."""
+def run_gate(
+    params: Params,
+    reports: Reports,
+    candidate_version: str | None = None,
+    policy_commit: str | None = None,
+    proposed: Path | None = None,
+) -> GateReport:
+    """Decide, write the gate's reports, and never let an exception look like a pass.
+
+    `policy_commit` is the commit whose code, policy and evaluation set decide (this tree's);
+    `proposed`, a project directory whose changes to these rules are listed but do not decide
+    (a pull request's tree, judged by its base)."""
     try:
         report = evaluate_gate(params, reports, candidate_version)
     except Exception as error:  # noqa: BLE001 - every failure must become a recorded `error` decision
@@ -157,5 +169,8 @@ def run_gate(params: Params, reports: Reports, candidate_version: str | None = N
             candidate_model=params.model.candidates,
             candidate_version=candidate_version,
         )
+    report.policy_commit = policy_commit
+    if proposed is not None:
+        report.rule_changes = rule_changes(Path.cwd(), proposed)
     report.write(reports)
     return report

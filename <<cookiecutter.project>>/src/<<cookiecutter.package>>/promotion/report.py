@@ -48,6 +48,8 @@ class GateReport:
     eval_rows: int | None = None
     rows_read: int | None = None  # the whole table: the split happens as the gate reads
     seconds: dict[str, float] | None = None  # per phase: read, score_candidate, score_baseline, bootstrap
+    policy_commit: str | None = None  # the commit whose gate code, policy and evaluation set decided
+    rule_changes: list[str] | None = None  # what the judged change does to those rules (changes.py)
 
     @property
     def exit_code(self) -> int:
@@ -131,7 +133,12 @@ def render_markdown(report: GateReport) -> str:
         ),
         ("Eval set", _eval_set(report)),
         ("Cost", _cost(report)),
+        ("Rules of", f"commit `{report.policy_commit[:12]}`" if report.policy_commit else "n/a"),
     ]
     lines = [f"### Promotion gate: `{report.model_name}`", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in rows]
+    if report.rule_changes:
+        lines += ["", "#### This change edits the rules that judge it", ""]
+        lines += [f"- {redact(change)}" for change in report.rule_changes]
+        lines += ["", "The verdicts above come from the base commit's rules, not from these changes."]
     return "\n".join(lines) + "\n"

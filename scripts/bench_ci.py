@@ -153,7 +153,8 @@ def run_condition(condition: str, workdir: Path, uv_cache: Path, timeout: float)
         git(project, "commit", "-qm", "a pull request")
         change = git(project, "rev-parse", "HEAD")
         pull_request = act.run(
-            "pull_request", pull_request_event(REPOSITORY, change, branch="change"), secrets=registry.secrets(),
+            "pull_request", pull_request_event(REPOSITORY, change, branch="change", base_sha=sha),
+            secrets=registry.secrets(),
             variables=REPOSITORY_VARIABLES, name="pull-request", timeout=timeout,
         )  # fmt: skip
     finally:

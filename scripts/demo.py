@@ -62,7 +62,9 @@ def gate_markdown(result: ActResult) -> str:
 
 def push_checks(result: ActResult, registry: Registry) -> Checks:
     gate = gate_report(result)
-    every_job = {CI_JOBS[name]: "success" for name in ("validate", "test", "train", "gate", "image", "promote")}
+    every_job = {
+        CI_JOBS[name]: "success" for name in ("validate", "test", "train", "gate", "image", "promote", "merge-check")
+    }
     digest = result.outputs(CI_JOBS["image"]).get("digest")
     tags = result.image_registry()
     image_tags = {tag.rsplit(":", 1)[1]: value for tag, value in tags.items()}
@@ -91,13 +93,16 @@ def scored_worse(gate: dict) -> bool:
     return candidate < baseline if gate["greater_is_better"] else candidate > baseline
 
 
-def pull_request_checks(result: ActResult, registry: Registry) -> Checks:
+def pull_request_checks(result: ActResult, registry: Registry, main_sha: str) -> Checks:
     gate = gate_report(result)
     before_gate = [CI_JOBS[name] for name in ("validate", "test", "train")]
     return {
         "validate, test, train": ([result.jobs.get(job) for job in before_gate], ["success"] * 3),
-        "gate check (the PR's required check)": (result.jobs.get(CI_JOBS["gate"]), "failure"),
+        "gate job": (result.jobs.get(CI_JOBS["gate"]), "failure"),
+        "merge-check (the PR's required check)": (result.jobs.get(CI_JOBS["merge-check"]), "failure"),
         "merge check": (result.outputs(CI_JOBS["gate"]).get("merge"), "regression"),
+        "rules of the base commit decided": (gate.get("policy_commit"), main_sha),
+        "the PR's rule change is listed": (len(gate.get("rule_changes", [])) > 0, True),
         "gate decision": (result.outputs(CI_JOBS["gate"]).get("decision"), "reject"),
         "gate baseline": ((gate.get("baseline_kind"), str(gate.get("baseline_version"))), ("champion", "1")),
         "candidate scored worse than the champion": (scored_worse(gate), True),
@@ -163,16 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"\n== 2. pull request from {branch} ({weak_sha[:7]}: {change}), champion 1", flush=True)
     pull_request = act.run(
-        "pull_request", pull_request_event(REPOSITORY, weak_sha, branch=branch), secrets=registry.secrets(),
+        "pull_request", pull_request_event(REPOSITORY, weak_sha, branch=branch, base_sha=main_sha),
+        secrets=registry.secrets(),
         variables=REPOSITORY_VARIABLES, name="pull-request", timeout=args.timeout,
     )  # fmt: skip
     gate = gate_report(pull_request)
     expected = (
         f"candidate {gate.get('candidate_version')} ({gate.get('metric')} {gate.get('candidate_value', 0):.4f}) scored"
-        f" worse than champion 1 ({gate.get('baseline_value', 0):.4f}): the PR check gate / gate failed"
-        " (merge check: regression); nothing promoted or built"
+        f" worse than champion 1 ({gate.get('baseline_value', 0):.4f}) under main's gate policy, whatever the PR's"
+        " params.yaml says: the required check merge-check / merge-check failed (merge check: regression);"
+        " nothing promoted or built"
     )
-    passed = show(pull_request, pull_request_checks(pull_request, registry), expected, pull_request=True)
+    passed = show(pull_request, pull_request_checks(pull_request, registry, main_sha), expected, pull_request=True)
     print(f"\nact logs: {output / 'act' / 'push' / 'act.log'}, {output / 'act' / 'pull-request' / 'act.log'}")
     return 0 if passed else 1
 

@@ -30,10 +30,11 @@ from support.act.scenarios import (
     REPOSITORY_VARIABLES,
     Registry,
     add_badly_formatted_file,
+    change_the_network,
     runner,
     weaken_model,
 )
-from support.commands import git
+from support.commands import git, make
 from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, render
 
 pytestmark = [
@@ -45,7 +46,9 @@ MODEL = DEFAULT_PACKAGE
 # The aggregate check a ruleset requires: it runs on every event, whatever ran before it.
 MERGE_CHECK = "merge-check/merge-check"
 # Every job of ci.yml as act names it: caller job / job of the called workflow.
-ALL_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "image/image", "promote/promote"}
+ALL_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "image/image", "promote/promote", MERGE_CHECK}
+# The jobs of a pull request that trains and gates: never image or promote.
+PULL_REQUEST_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment", MERGE_CHECK}
 # lint.yml's one job (`make lint`), which a push to main starts beside ci.yml.
 LINT_JOB = "lint/pre-commit"
 # Every workflow of the project that a push to main starts: ci.yml and lint.yml.
@@ -215,32 +218,86 @@ def test_push_with_a_lint_error_fails_the_lint_job_naming_the_file(tmp_path, pro
     assert "ruff format" in log and f"a/{bad.as_posix()}" in log, result.describe()
 
 
-def test_pull_request_only_reports_the_gate(tmp_path, project, empty_registry):
-    """Scenario 2: the gate says promote (empty registry), yet nothing is promoted or built."""
+def test_pull_request_that_changes_the_network_is_scored_by_the_base_gate(tmp_path, project, empty_registry):
+    """Scenario 2: a PR changes the network's code (GELU for ReLU). The base commit's gate, which
+    has never seen that code, scores the candidate's ONNX bundle: it would promote (empty
+    registry), yet nothing is promoted or built."""
     registry = fresh_registry(empty_registry, tmp_path)
-    path, sha = project
-    event = pull_request_event(REPOSITORY, sha)
+    source, base = project
+    path = shutil.copytree(source, tmp_path / "project", symlinks=True)
+    sha = change_the_network(path)
+    event = pull_request_event(REPOSITORY, sha, branch="gelu", base_sha=base)
     result = runner(path, tmp_path).run(
         "pull_request", event, secrets=registry.secrets(), variables=REPOSITORY_VARIABLES
     )
 
-    jobs = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment"}
-    assert_jobs(result, dict.fromkeys(jobs, "success"))
+    assert_jobs(result, dict.fromkeys(PULL_REQUEST_JOBS, "success"))
     gate = result.outputs("gate/gate")
     assert (gate["decision"], gate["merge"]) == ("promote", "pass")
     assert "promote" in result.summary("gate/gate")
+    report = json.loads((result.artifact("gate-report") / "gate.json").read_text())
+    assert report["policy_commit"] == base and report["rule_changes"] == [], "the base's rules decide, unchanged"
 
     (comment,) = result.standin_calls("marocchino/sticky-pull-request-comment")
     assert comment["inputs"] == {"header": f"ml-gate-{MODEL}", "number": "7"}
     (body,) = (result.standin_dir / "comments").glob("pr7-*.md")
     text = body.read_text()
     assert "Merge check: **pass**" in text and "**would promote**" in text and "never promote" in text
+    assert "merge check: pass" in result.output_text(MERGE_CHECK)
     assert result.standin_calls("docker/build-push-action") == []
     assert result.standin_calls("docker") == []
 
     assert registry.champion() is None, "a pull request moved the champion"
     assert registry.versions() == [], "a pull request wrote the production model"
     assert registry.candidate_versions() == ["1"], "the PR's candidate is registered, and only that"
+
+
+def _validate_pull_request(path: Path, workdir: Path, base: str, message: str) -> ActResult:
+    """Commit the working tree's changes on a branch and run ci.yml's validate job for a pull
+    request from it into `base`."""
+    git(path, "switch", "--quiet", "--create", "data-change")
+    git(path, "commit", "--quiet", "--all", "--message", message)
+    event = pull_request_event(REPOSITORY, git(path, "rev-parse", "HEAD"), branch="data-change", base_sha=base)
+    return runner(path, workdir).run("pull_request", event, variables=REPOSITORY_VARIABLES, job="validate")
+
+
+def test_pull_request_cannot_validate_its_data_with_a_suite_it_regenerated(tmp_path, project):
+    """Scenario (g): a PR makes some body masses negative and regenerates the expectation suite
+    from that data (`make expectations`), so the suite it carries accepts them. Validation runs
+    the base commit's suite: the check fails, naming the column."""
+    source, base = project
+    path = shutil.copytree(source, tmp_path / "project", symlinks=True)
+    data = path / "data" / "penguins.csv"
+    rows = list(csv.DictReader(data.open()))
+    for row in rows[:20]:
+        row["body_mass_g"] = "-" + row["body_mass_g"]
+    with data.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    make(path, "expectations")
+    assert make(path, "validate", check=False).returncode == 0, "the PR's own suite accepts its data"
+
+    result = _validate_pull_request(path, tmp_path, base, "Negative body masses, and a suite that allows them")
+
+    assert_jobs(result, {"validate/validate": "failure"})
+    assert result.outputs("validate/validate")["passed"] == "false"
+    assert "body_mass_g" in result.output_text("validate/validate")
+
+
+def test_pull_request_that_relabels_a_class_fails_validation_naming_the_target(tmp_path, project):
+    """Scenario (h): every Adelie relabelled as Gentoo; features untouched. The base suite's
+    label contract (classes and their shares) fails the check, naming the target column."""
+    source, base = project
+    path = shutil.copytree(source, tmp_path / "project", symlinks=True)
+    data = path / "data" / "penguins.csv"
+    data.write_text(data.read_text().replace("Adelie", "Gentoo"))
+
+    result = _validate_pull_request(path, tmp_path, base, "Relabel Adelie as Gentoo")
+
+    assert_jobs(result, {"validate/validate": "failure"})
+    assert result.outputs("validate/validate")["passed"] == "false"
+    assert "species" in result.output_text("validate/validate")
 
 
 def test_bad_data_stops_the_pipeline_at_validation(tmp_path, champion_registry):
@@ -275,7 +332,7 @@ def test_candidate_not_two_percent_better_is_rejected(tmp_path, project, champio
         "push", push_event(REPOSITORY, sha), secrets=champion_registry.promote_secrets(), variables=REPOSITORY_VARIABLES
     )
 
-    jobs = {"validate/validate", "test/test", "train/train", "gate/gate"}
+    jobs = {"validate/validate", "test/test", "train/train", "gate/gate", MERGE_CHECK}
     assert_jobs(result, dict.fromkeys(jobs, "success"))
     assert result.outputs("train/train")["model-version"] == "2"
     assert result.outputs("gate/gate")["decision"] == "reject"
@@ -297,7 +354,7 @@ def test_pull_request_with_a_weaker_model_fails_the_merge_check(tmp_path, champi
         "pull_request", event, secrets=champion_registry.secrets(), variables=REPOSITORY_VARIABLES
     )
 
-    expected = dict.fromkeys({"validate/validate", "test/test", "train/train", "gate/comment"}, "success")
+    expected = dict.fromkeys(PULL_REQUEST_JOBS, "success")
     assert_jobs(result, expected | {"gate/gate": "failure", MERGE_CHECK: "failure"})
     assert result.returncode != 0
     gate = result.outputs("gate/gate")
@@ -328,8 +385,7 @@ def test_pull_request_with_an_unchanged_model_passes_the_merge_check(tmp_path, p
         variables=REPOSITORY_VARIABLES,
     )
 
-    jobs = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment"}
-    assert_jobs(result, dict.fromkeys(jobs, "success"))
+    assert_jobs(result, dict.fromkeys(PULL_REQUEST_JOBS, "success"))
     gate = result.outputs("gate/gate")
     assert (gate["decision"], gate["merge"]) == ("reject", "pass")
     (body,) = (result.standin_dir / "comments").glob("pr7-*.md")
@@ -422,7 +478,9 @@ def test_fork_pull_request_never_reaches_the_gpu_runner(tmp_path, project, empty
         "pull_request", event, secrets=registry.secrets(), variables=REPOSITORY_VARIABLES
     )
 
-    assert_jobs(result, {"validate/validate": "success", "test/test": "success"})
+    assert_jobs(result, {"validate/validate": "success", "test/test": "success", MERGE_CHECK: "failure"})
+    assert "Gate not run" in result.output_text(MERGE_CHECK)
+    assert "Pull requests from forks and Dependabot" in result.output_text(MERGE_CHECK)
     assert registry.candidate_versions() == []
 
 

@@ -185,6 +185,8 @@ def test_reusable_workflows_load_setup_project_at_one_current_commit_sha():
     assert zizmor["rules"]["unpinned-uses"]["config"]["policies"] == {"*": "hash-pin"}
     loads = set()
     for path in REUSABLE.values():
+        if path.name == "merge-check.yml":
+            continue  # it reads its caller's results only: no checkout, no project
         own = [
             m["ref"] for line in path.read_text().splitlines() if (m := _USES.match(line)) and "/actions/" in m["ref"]
         ]
@@ -288,7 +290,7 @@ def test_reusable_workflows_declare_typed_inputs_optional_secrets_and_outputs():
         if name in PRODUCTION_WORKFLOWS:  # the production credential, never the candidate one
             assert {"MLFLOW_TRACKING_URI", *PROMOTE_SECRETS} <= set(secrets), name
             assert not set(secrets) & CANDIDATE_SECRETS, f"{name} must not accept the candidate credential"
-        elif name not in ("test.yml", "data-validation.yml", "drift.yml", "lint.yml"):  # the ones that talk to MLflow
+        elif name not in ("test.yml", "data-validation.yml", "drift.yml", "lint.yml", "merge-check.yml"):  # MLflow
             assert {"MLFLOW_TRACKING_URI", *CANDIDATE_SECRETS} <= set(secrets), name
             assert not set(secrets) & PROMOTE_SECRETS, f"{name} must not accept the production credential"
     outputs = {name: set(_on(_load(path))["workflow_call"].get("outputs", {})) for name, path in REUSABLE.items()}
@@ -332,8 +334,13 @@ def test_gate_is_the_pull_request_check_and_promotion_releases_the_staged_image(
     assert (inputs["merge-check"]["type"], inputs["merge-check"]["default"]) == ("boolean", True)
     assert inputs["fail-on-reject"]["default"] is False
     step = next(s for s in gate["jobs"]["gate"]["steps"] if s.get("id") == "gate")
-    assert 'make gate CANDIDATE="$CANDIDATE"' in step["run"]
-    assert '[ "$EVENT" = pull_request ] && [ "$MERGE_CHECK" = true ] && [ "$merge" != pass ]' in step["run"]
+    assert 'make gate CANDIDATE="$CANDIDATE" PROPOSED="$PROPOSED" ${BASE_SHA:+GIT_SHA="$BASE_SHA"}' in step["run"]
+    merge_gated = '[[ "$EVENT" =~ ^(pull_request|merge_group)$ ]] && [ "$MERGE_CHECK" = true ] && [ "$merge" != pass ]'
+    assert merge_gated in step["run"]
+    # the base commit's rules: the project the gate runs in is the base's tree when base-sha is given
+    assert step["working-directory"] == "${{ steps.rules.outputs.project }}"
+    rules = next(s for s in gate["jobs"]["gate"]["steps"] if s.get("id") == "rules")["run"]
+    assert 'git archive "$BASE_SHA"' in rules
     comment = next(s for s in gate["jobs"]["comment"]["steps"] if s.get("name") == "Write the comment")["run"]
     assert "would promote" in comment and "would not promote" in comment and "Merge check" in comment
     rollback = "\n".join(step.get("run", "") for step in _load(REUSABLE["rollback.yml"])["jobs"]["rollback"]["steps"])
@@ -513,11 +520,20 @@ def test_callers_pass_only_declared_inputs_and_secrets_with_enough_permissions(a
 
 
 def test_generated_ci_graph_and_gate_settings(all_rendered):
-    """The job graph of ci.yml; the gate's metric, margin and mode come from params.yaml alone."""
+    """The job graph of ci.yml; the gate's metric, margin and mode come from params.yaml alone,
+    and a pull request's or merge group's base commit judges it; merge-check always reports."""
     gate_settings = {"metric", "min-improvement", "improvement-mode"}
+    base_sha = "${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha }}"
     for answers, project in all_rendered:
         jobs = _load(project / ".github" / "workflows" / "ci.yml")["jobs"]
-        assert set(jobs) == {"validate", "test", "train", "gate", "image", "promote"}
+        assert set(jobs) == {"validate", "test", "train", "gate", "image", "promote", "merge-check"}
+        assert jobs["validate"]["with"]["base-sha"] == base_sha
+        assert jobs["gate"]["with"]["base-sha"] == base_sha
+        merge_check = jobs["merge-check"]
+        assert set(merge_check["needs"]) == {"validate", "test", "train", "gate"}
+        assert merge_check["if"] == "always()", "a check that can be skipped stays 'Expected' and blocks merges"
+        assert merge_check["permissions"] == {}
+        assert merge_check["uses"].split("@")[0].endswith("/merge-check.yml")
         assert set(jobs["train"]["needs"]) == {"validate", "test"}
         assert jobs["gate"]["needs"] == "train"
         assert jobs["gate"]["uses"].split("@")[0].endswith("/gate.yml")
@@ -544,8 +560,8 @@ def test_generated_ci_graph_and_gate_settings(all_rendered):
             answers["improvement_mode"],
         )
         triggers = _on(_load(project / ".github" / "workflows" / "ci.yml"))
-        assert set(triggers) == {"pull_request", "push", "workflow_dispatch"}
-        assert "docs/**" in triggers["pull_request"]["paths-ignore"]
+        assert set(triggers) == {"pull_request", "merge_group", "push", "workflow_dispatch"}
+        assert not (triggers["pull_request"] or {}).get("paths-ignore"), "a filtered required check never reports"
         retrain = _on(_load(project / ".github" / "workflows" / "retrain.yml"))
         assert set(retrain) == {"schedule", "workflow_dispatch"}
 

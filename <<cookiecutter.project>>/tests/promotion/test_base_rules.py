@@ -2,6 +2,7 @@
 policy and evaluation set on a repository of two commits, and lists what the newer one changes."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -82,8 +83,11 @@ def test_a_new_key_and_an_unreadable_params_file_are_named(trees):
 
 
 def _make_gate(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """`make gate ARGS` in `project`, without the Make inputs an outer `make test` exports (its
+    GIT_SHA would name the outer project's commit)."""
     command = ["make", "--no-print-directory", "gate", f"PYTHON={sys.executable}", *args]
-    return subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+    env = {name: value for name, value in os.environ.items() if name not in ("GIT_SHA", "BASE", "PROPOSED", "CANDIDATE")}
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
 
 
 def test_make_gate_base_takes_the_policy_of_the_base_commit(quick, reports, tmp_path):

@@ -267,8 +267,10 @@ class ActRunner:
         timeout: float = 600,
         images: dict[str, str] | None = None,
         default_branch: str = "main",
+        job: str | None = None,
     ) -> ActResult:
-        """`act EVENT_NAME` on `workflow`; its files (log, stand-in records) go to WORKDIR/NAME.
+        """`act EVENT_NAME` on `workflow` (only its job `job`, if given); its files (log, stand-in
+        records) go to WORKDIR/NAME.
 
         `images` ({"image:tag": digest}) are already in the stand-in container registry.
         """
@@ -283,6 +285,7 @@ class ActRunner:
         event_file = run_dir / "event.json"
         event_file.write_text(json.dumps(event))
         args = [ACT, event_name, "--workflows", workflow, "--eventpath", str(event_file), "--json"]
+        args += ["--job", job] if job else []
         args += [
             "--action-cache-path",
             str(run_dir / "act-cache"),

@@ -41,6 +41,7 @@ CI_JOBS = {
     "comment": "gate/comment",
     "image": "image/image",
     "promote": "promote/promote",
+    "merge-check": "merge-check/merge-check",
 }
 # The candidate credential (repository secrets): train, gate and image. SQLite ignores the
 # user and password; they are there so the jobs get what they would get on GitHub.
@@ -125,6 +126,16 @@ def weaken_model(project: Path, branch: str = "weaker-model") -> str:
     return git(project, "rev-parse", "HEAD")
 
 
+def change_the_network(project: Path, branch: str = "gelu") -> str:
+    """Commit, on a new branch left checked out, an MLP with GELU where it had ReLU: code the base
+    commit does not have; return the commit's SHA."""
+    git(project, "switch", "--quiet", "--create", branch)
+    mlp = project / "src" / DEFAULT_PACKAGE / "training" / "networks" / "mlp.py"
+    mlp.write_text(mlp.read_text().replace("nn.ReLU()", "nn.GELU()").replace("with ReLU", "with GELU"))
+    git(project, "commit", "--quiet", "--all", "--message", "Use GELU between the MLP's layers")
+    return git(project, "rev-parse", "HEAD")
+
+
 def add_badly_formatted_file(project: Path) -> Path:
     """Add (git add) a module that `ruff format` rewrites, the lint error a commit can carry;
     return its path relative to the project."""
@@ -139,6 +150,8 @@ def job_graph(jobs: Mapping[str, str], pull_request: bool = False) -> str:
 
     validate (success) ─┐
     test (success) ─────┴─> train (success) ─> gate (success) ─> image (success) ─> promote (success)
+                                                               └─> merge-check (success)
+    (a pull request's gate also has its comment job; merge-check follows validate, test, train and gate)
     """
 
     def label(name: str) -> str:
@@ -151,7 +164,8 @@ def job_graph(jobs: Mapping[str, str], pull_request: bool = False) -> str:
         f"{first} {'─' * (width - len(first))}┐",
         f"{second} {'─' * (width - len(second))}┴─> {chain}",
     ]
+    column = lines[1].index(label("gate")) + len(label("gate")) + 1
     if pull_request:  # gate.yml's comment job, after the gate
-        column = lines[1].index(label("gate")) + len(label("gate")) + 1
-        lines.append(" " * column + "└─> " + label("comment"))
+        lines.append(" " * column + "├─> " + label("comment"))
+    lines.append(" " * column + "└─> " + label("merge-check"))
     return "\n".join(lines)

@@ -25,8 +25,8 @@ import pytest
 
 from support.act.harness import ACT, ActResult, git_init, pull_request_event, push_event
 from support.act.scenarios import (
-    REPOSITORY,
     LOOSEST_MERGE_TOLERANCE,
+    REPOSITORY,
     REPOSITORY_VARIABLES,
     Registry,
     add_badly_formatted_file,

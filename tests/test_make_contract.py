@@ -35,7 +35,7 @@ from support.commands import (
     tool_env,
     torch_swap,
 )
-from support.template import DEFAULT_PACKAGE, render
+from support.template import DEFAULT_PACKAGE, default_package, render
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_a_regression_render_promotes_over_the_naive_baseline_exports_and_serves
     parity = re.search(r"prediction difference\| / target std = (\S+)", exported.stdout)
     assert parity and float(parity.group(1)) <= 1e-5, exported.stdout
     served = run(
-        [PYTHON, "-c", SERVE_ONE.format(package=DEFAULT_PACKAGE)], cwd=project, env=pipeline_env
+        [PYTHON, "-c", SERVE_ONE.format(package=default_package({"task": "regression"}))], cwd=project, env=pipeline_env
     ).stdout.strip()
     predictions = json.loads(served)["predictions"]
     assert len(predictions) == 3 and all(isinstance(value, float) and 2000 < value < 7000 for value in predictions)

@@ -138,6 +138,23 @@ def test_gate_fails_closed_when_the_tracking_server_is_unreachable(tmp_path: Pat
     assert "<url>" in gate["reason"] or "Connection" in gate["reason"]
 
 
+def test_gate_before_any_training_is_one_clear_line_and_a_clean_error_report(
+    tmp_path: Path, pipeline_env: dict[str, str]
+):
+    """A new user's `make gate` in a fresh render: what to run first, no traceback; the error
+    gate.md shows no placeholder of a missing value."""
+    project = render(tmp_path)
+    refused = make(project, "gate", env=pipeline_env, check=False)
+    assert refused.returncode != 0
+    output = refused.stdout + refused.stderr
+    assert "Traceback" not in output
+    assert "gate: error: GateError: reports/train.json missing: run `make train` first" in output
+    markdown = (project / "reports" / "gate.md").read_text()
+    assert "run `make train` first" in markdown
+    for placeholder in ("vNone", "None rows", "(0 %)"):
+        assert placeholder not in markdown, markdown
+
+
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path, pipeline_env: dict[str, str]):
     project = render(tmp_path)
     make(project, "validate", env=pipeline_env)

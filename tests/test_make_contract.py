@@ -35,7 +35,7 @@ from support.commands import (
     tool_env,
     torch_swap,
 )
-from support.template import DEFAULT_PACKAGE, render
+from support.template import DEFAULT_PACKAGE, default_package, render
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_a_regression_render_promotes_over_the_naive_baseline_exports_and_serves
     parity = re.search(r"prediction difference\| / target std = (\S+)", exported.stdout)
     assert parity and float(parity.group(1)) <= 1e-5, exported.stdout
     served = run(
-        [PYTHON, "-c", SERVE_ONE.format(package=DEFAULT_PACKAGE)], cwd=project, env=pipeline_env
+        [PYTHON, "-c", SERVE_ONE.format(package=default_package({"task": "regression"}))], cwd=project, env=pipeline_env
     ).stdout.strip()
     predictions = json.loads(served)["predictions"]
     assert len(predictions) == 3 and all(isinstance(value, float) and 2000 < value < 7000 for value in predictions)
@@ -136,6 +136,23 @@ def test_gate_fails_closed_when_the_tracking_server_is_unreachable(tmp_path: Pat
     assert gate["decision"] == "error"
     assert "127.0.0.1:9" not in gate["reason"]  # redacted: the report may be posted on a public PR
     assert "<url>" in gate["reason"] or "Connection" in gate["reason"]
+
+
+def test_gate_before_any_training_is_one_clear_line_and_a_clean_error_report(
+    tmp_path: Path, pipeline_env: dict[str, str]
+):
+    """A new user's `make gate` in a fresh render: what to run first, no traceback; the error
+    gate.md shows no placeholder of a missing value."""
+    project = render(tmp_path)
+    refused = make(project, "gate", env=pipeline_env, check=False)
+    assert refused.returncode != 0
+    output = refused.stdout + refused.stderr
+    assert "Traceback" not in output
+    assert "gate: error: GateError: reports/train.json missing: run `make train` first" in output
+    markdown = (project / "reports" / "gate.md").read_text()
+    assert "run `make train` first" in markdown
+    for placeholder in ("vNone", "None rows", "(0 %)"):
+        assert placeholder not in markdown, markdown
 
 
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path, pipeline_env: dict[str, str]):

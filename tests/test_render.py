@@ -15,13 +15,15 @@ from support.commands import BIN_DIR, PYTHON, make, run
 from support.hooks import post_gen
 from support.template import (
     CHOICES,
-    DEFAULT_PACKAGE,
+    DEFAULT_NAMES,
     DEFAULT_PROJECT,
     MATRIX,
     MATRIX_IDS,
     TEMPLATE_DIR,
     VARIANTS,
+    default_package,
     option_matrix,
+    render,
 )
 
 LEFTOVER_DELIMITERS = ("<<", "<%", "<#")
@@ -62,13 +64,13 @@ def _project_files(project: Path) -> set[str]:
     return files
 
 
-def expected_files(answers: dict[str, str], package: str = DEFAULT_PACKAGE) -> set[str]:
+def expected_files(answers: dict[str, str], package: str | None = None) -> set[str]:
     """The template's files, renamed as cookiecutter renames them, minus the unchosen options' paths."""
     removed = post_gen.paths_to_remove(answers)
     files = set()
     for relative in _project_files(PROJECT_TEMPLATE):
         if not any(relative == path or relative.startswith(f"{path}/") for path in removed):
-            files.add(relative.replace("<<cookiecutter.package>>", package))
+            files.add(relative.replace("<<cookiecutter.package>>", package or default_package(answers)))
     return files | {post_gen.ANSWERS_FILE}
 
 
@@ -145,6 +147,24 @@ def test_default_render_creates_exactly_one_project(tmp_path: Path):
     assert [path.name for path in tmp_path.iterdir()] == [DEFAULT_PROJECT]
     record = json.loads((tmp_path / DEFAULT_PROJECT / post_gen.ANSWERS_FILE).read_text())
     assert record["context"]["cookiecutter"]["project"] == DEFAULT_PROJECT
+
+
+@pytest.mark.parametrize("task", sorted(DEFAULT_NAMES))
+def test_the_default_name_and_description_follow_the_task(task: str, tmp_path: Path):
+    """A regression render says nowhere that it is a classifier: not in its name, its directory,
+    its package, its README's title and first line, nor its packaging metadata."""
+    project = render(tmp_path, task=task)
+    slug, package = DEFAULT_NAMES[task]
+    assert project.name == slug and (project / "src" / package).is_dir()
+    title, _, summary = (project / "README.md").read_text().splitlines()[:3]
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert (metadata["name"], metadata["description"]) == (slug, summary)
+    words = f"{title} {summary} {slug}".lower()
+    if task == "regression":
+        assert title == "# Penguin Regressor" and "regression model" in summary
+        assert "classifier" not in words
+    else:
+        assert title == "# Penguin Classifier" and "classifier" in summary
 
 
 def test_test_environment_satisfies_the_generated_requirements(default_project: Path):

@@ -187,7 +187,8 @@ def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
 def test_push_of_a_regression_render_runs_the_same_graph_and_promotes(tmp_path, empty_registry):
     """A `task=regression` render: ci.yml's whole job graph, unchanged in shape, gates its first
     model on rmse against the naive mean predictor and promotes it."""
-    path = render(tmp_path / "project", task="regression")
+    # named as the default render, whose model and experiment names the registry fixtures hold
+    path = render(tmp_path / "project", task="regression", project_name="Penguin Classifier")
     sha = git_init(path, REPOSITORY)
     registry = fresh_registry(empty_registry, tmp_path)
     result = runner(path, tmp_path).run(

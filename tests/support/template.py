@@ -12,6 +12,16 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[2]
 COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 DEFAULT_PROJECT = "penguin-classifier"
 DEFAULT_PACKAGE = "penguin_classifier"
+# The default name follows the task (cookiecutter.json's project_name): (project, package) by task.
+DEFAULT_NAMES = {
+    "classification": (DEFAULT_PROJECT, DEFAULT_PACKAGE),
+    "regression": ("penguin-regressor", "penguin_regressor"),
+}
+
+
+def default_package(answers: Mapping[str, str]) -> str:
+    """The package a render with `answers` and no name of its own has."""
+    return DEFAULT_NAMES[answers.get("task", "classification")][1]
 
 
 def render(output_dir: Path, **answers: str) -> Path:

@@ -10,10 +10,12 @@ TORCH_VERSION ?= 2.13.0
 TORCH_INDEX_URL ?=
 DEMO_DIR ?= build/demo
 PYTEST_ARGS ?=
+MIRROR ?=
+SHA ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lock-dev demo test test-fast lint docs-check lock-generated bench-ci pin-actions clean
+.PHONY: help venv lock-dev demo test test-fast lint docs-check lock-generated bench-ci pin-actions check-mirror clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +57,9 @@ bench-ci: $(STAMP) ## time the generated CI under act with real installs (pip, u
 
 pin-actions: ## pin the reusable workflows' setup-project action to the commit that last changed it
 	python3 scripts/pin_setup_project.py
+
+check-mirror: ## check that a mirror holds commit SHA with this repository's .github/ (MIRROR=clone path or git URL, SHA=full SHA)
+	python3 scripts/check_mirror.py "$(MIRROR)" "$(SHA)"
 
 clean: ## remove the virtual environment and build outputs
 	rm -rf $(VENV) build .pytest_cache

@@ -191,7 +191,7 @@ _DIGEST_PINNED = re.compile(r"[\w./:-]+@sha256:[0-9a-f]{64}")
 
 
 def test_base_images_are_pinned_by_digest_where_dependabot_updates_them(rendered):
-    """Literal FROM lines (Dependabot cannot update an ARG default) and the ARC runner image."""
+    """Literal FROM lines (Dependabot cannot update an ARG default), the ARC runner image's included."""
     answers, project = rendered
     dockerfile = (project / "Dockerfile").read_text()
     images = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
@@ -199,8 +199,15 @@ def test_base_images_are_pinned_by_digest_where_dependabot_updates_them(rendered
     assert len(literal) == 2, images
     assert all(_DIGEST_PINNED.fullmatch(image) for image in literal), literal
     assert literal[0].startswith(f"python:{answers['python_version']}-slim-bookworm@")
+    runner_images = re.findall(r"^FROM\s+(\S+)", (project / "deploy/arc/runner.Dockerfile").read_text(), re.MULTILINE)
+    assert runner_images[1:] == ["${RUNNER_IMAGE}"]
+    assert _DIGEST_PINNED.fullmatch(runner_images[0]), runner_images
+    assert runner_images[0].startswith("ghcr.io/actions/actions-runner:")
+    # The scale set runs the image built from runner.Dockerfile, tagged with its base's runner version.
     values = yaml.safe_load((project / "deploy/arc/gpu-runner-scale-set.values.yaml").read_text())
-    assert _DIGEST_PINNED.fullmatch(values["template"]["spec"]["containers"][0]["image"])
+    runner_version = runner_images[0].split(":")[1].split("@")[0]
+    image = values["template"]["spec"]["containers"][0]["image"]
+    assert image == f"{answers['registry']}/YOUR-ORG/actions-runner-ml:{runner_version}"
     docker = [update for update in _load_dependabot(project) if update["package-ecosystem"] == "docker"]
     assert [sorted(update["directories"]) for update in docker] == [["/", "/deploy/arc"]]
     assert all(update["cooldown"]["default-days"] >= 3 for update in docker)

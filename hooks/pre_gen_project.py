@@ -33,6 +33,9 @@ CHOICES = {
     "improvement_mode": ("relative", "absolute"),
     "data_versioning": ("none", "dvc"),
 }
+# gate.min_improvement's bounds: above the first, at most the second. The generated config.py's
+# GateParams enforces them on params.yaml (tests/test_hooks.py checks that both refuse the same values).
+MIN_IMPROVEMENT_BOUNDS = (0.0, 0.5)
 # Import names a generated package must not shadow: the project's own dependencies and
 # names that tooling treats specially.
 RESERVED_PACKAGES = frozenset(
@@ -105,7 +108,10 @@ def _check_min_improvement(value: str) -> str | None:
         number = float(value)
     except ValueError:
         return "is not a number"
-    return None if 0 < number < 1 else "must be a number strictly between 0 and 1"
+    low, high = MIN_IMPROVEMENT_BOUNDS
+    if low < number <= high:
+        return None
+    return f"is out of range: allowed above {low:g} and at most {high:g} (gate.min_improvement's bounds in params.yaml)"
 
 
 def _check_free_text(value: str) -> str | None:

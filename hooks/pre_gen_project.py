@@ -33,6 +33,9 @@ CHOICES = {
     "improvement_mode": ("relative", "absolute"),
     "data_versioning": ("none", "dvc"),
 }
+# gate.min_improvement's bounds: above the first, at most the second. The generated config.py's
+# GateParams enforces them on params.yaml (tests/test_hooks.py checks that both refuse the same values).
+MIN_IMPROVEMENT_BOUNDS = (0.0, 0.5)
 # Import names a generated package must not shadow: the project's own dependencies and
 # names that tooling treats specially.
 RESERVED_PACKAGES = frozenset(
@@ -55,6 +58,9 @@ _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _REGISTRY = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
 # GitHub environment names: letters, digits, '-', '_', '.' (GitHub allows up to 255 characters).
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9._-]{1,255}")
+# A code owner in .github/CODEOWNERS: @user or @org/team (a GitHub login, a team slug), or an e-mail address.
+_GITHUB_OWNER = re.compile(r"@[A-Za-z0-9](?:-?[A-Za-z0-9])*(?:/[A-Za-z0-9][A-Za-z0-9_-]*)?")
+_OWNER_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]+")
 _IMAGE = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*")
 
 Check = Callable[[str], "str | None"]
@@ -105,7 +111,10 @@ def _check_min_improvement(value: str) -> str | None:
         number = float(value)
     except ValueError:
         return "is not a number"
-    return None if 0 < number < 1 else "must be a number strictly between 0 and 1"
+    low, high = MIN_IMPROVEMENT_BOUNDS
+    if low < number <= high:
+        return None
+    return f"is out of range: allowed above {low:g} and at most {high:g} (gate.min_improvement's bounds in params.yaml)"
 
 
 def _check_free_text(value: str) -> str | None:
@@ -115,6 +124,17 @@ def _check_free_text(value: str) -> str | None:
         return "must be a single line without control characters"
     if '"' in value or "\\" in value:
         return "must not contain double quotes or backslashes (it is rendered into Python and TOML strings)"
+    return None
+
+
+def _check_code_owners(value: str) -> str | None:
+    owners = value.split()
+    if not owners:
+        return "must name at least one code owner"
+    if bad := [owner for owner in owners if not (_GITHUB_OWNER.fullmatch(owner) or _OWNER_EMAIL.fullmatch(owner))]:
+        return f"has {', '.join(map(repr, bad))}: give @org/team, @user or an e-mail address, separated by spaces"
+    if len({owner.lower() for owner in owners}) != len(owners):
+        return "names an owner twice (GitHub names ignore case)"
     return None
 
 
@@ -159,6 +179,7 @@ RULES: dict[str, tuple[Check, str]] = {
         _matches(_ENVIRONMENT, "must be a GitHub environment name: letters, digits, '-', '_' or '.'"),
         "staging",
     ),
+    "code_owners": (_check_code_owners, "@my-org/ml-leads @alice"),
     "task": (_choice("task"), "classification"),
     "primary_metric": (_choice("primary_metric"), "accuracy"),
     "min_improvement": (_check_min_improvement, "0.02"),

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from support.commands import PYTHON, run, tool_env
-from support.template import DEFAULT_PACKAGE, TEMPLATE_DIR
+from support.template import COOKIECUTTER_JSON, DEFAULT_PACKAGE, TEMPLATE_DIR
 
 ARCHITECTURE = TEMPLATE_DIR / "docs" / "architecture.md"
 PACKAGE_TEMPLATE = TEMPLATE_DIR / "<<cookiecutter.project>>" / "src" / "<<cookiecutter.package>>"
@@ -35,6 +35,13 @@ def _table(section: str) -> list[list[str]]:
 def test_docs_check_passes():
     result = run([PYTHON, "scripts/check_docs.py"], cwd=TEMPLATE_DIR, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_options_table_lists_every_answer():
+    text = (TEMPLATE_DIR / "README.md").read_text()
+    section = text[text.index("\n## Options\n") :].split("\n## ", 2)[1]
+    listed = {name for row in _table(section) for name in re.findall(r"`([a-z_]+)`", row[0])}
+    assert listed == {name for name in COOKIECUTTER_JSON if not name.startswith("_")}
 
 
 def test_architecture_tree_lists_exactly_the_package_modules():

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from support.commands import BIN_DIR, run, tool_env
+from support.commands import BIN_DIR, PYTHON, run, tool_env
 from support.hooks import post_gen, pre_gen
-from support.template import COOKIECUTTER_JSON, EXCLUDED, METRICS_BY_TASK, TEMPLATE_DIR
+from support.template import COOKIECUTTER_JSON, DEFAULT_PACKAGE, EXCLUDED, METRICS_BY_TASK, TEMPLATE_DIR
 
 DEFAULT_ANSWERS = {
     "project_name": "Penguin Classifier",
@@ -40,14 +40,20 @@ BAD_ANSWERS = [
     ({"gpu_runner_labels": "[]"}, "gpu_runner_labels", "non-empty JSON list"),
     ({"gpu_runner_labels": '["gpu", 3]'}, "gpu_runner_labels", "label strings"),
     ({"gpu_runner_labels": '["gpu", "gpu"]'}, "gpu_runner_labels", "twice"),
-    ({"min_improvement": "0"}, "min_improvement", "strictly between 0 and 1"),
-    ({"min_improvement": "1.5"}, "min_improvement", "strictly between 0 and 1"),
+    ({"min_improvement": "0"}, "min_improvement", "'0' is out of range: allowed above 0 and at most 0.5"),
+    ({"min_improvement": "0.6"}, "min_improvement", "'0.6' is out of range: allowed above 0 and at most 0.5"),
+    ({"min_improvement": "1.5"}, "min_improvement", "for example min_improvement='0.02'"),
     ({"min_improvement": "two percent"}, "min_improvement", "not a number"),
     ({"registry": "https://ghcr.io"}, "registry", "host name"),
     ({"image_name": "My-Org/Model"}, "image_name", "lowercase path"),
     ({"production_environment": "prod env"}, "production_environment", "GitHub environment name"),
     ({"production_environment": "prod/eu"}, "production_environment", "letters, digits"),
     ({"staging_environment": "staging!"}, "staging_environment", "GitHub environment name"),
+    ({"code_owners": "ml-leads"}, "code_owners", "'ml-leads': give @org/team, @user or an e-mail address"),
+    ({"code_owners": "@acme/ml-leads, @alice"}, "code_owners", "'@acme/ml-leads,'"),
+    ({"code_owners": "@acme/ml/leads"}, "code_owners", "for example code_owners='@my-org/ml-leads @alice'"),
+    ({"code_owners": " "}, "code_owners", "at least one code owner"),
+    ({"code_owners": "@alice @Alice"}, "code_owners", "twice"),
     ({"author_email": "nobody"}, "author_email", "e-mail"),
     ({"description": 'Predicts "churn"'}, "description", "double quotes"),
     ({"retrain_cron": "every two weeks"}, "retrain_cron", "5-field cron"),
@@ -121,6 +127,25 @@ def test_a_metric_of_the_other_task_is_refused_naming_both(task, metrics):
                 f"primary_metric={metric!r} does not fit task={task!r}; a {task} model is gated on one of "
                 f"{', '.join(metrics)}, for example primary_metric={metrics[0]!r}"
             ]
+
+
+def test_the_hook_refuses_exactly_the_margins_the_generated_config_refuses(default_project: Path):
+    """One range for gate.min_improvement: the answer and params.yaml are held to the same bounds."""
+    low, high = pre_gen.MIN_IMPROVEMENT_BOUNDS
+    margins = [str(value) for value in (low - 0.01, low, low + 1e-6, 0.02, high, high + 1e-6, 1.0)]
+    script = (
+        f"import json, sys; from {DEFAULT_PACKAGE}.config import GateParams\n"
+        "def accepts(margin):\n"
+        "    try:\n"
+        "        GateParams(min_improvement=margin)\n"
+        "    except ValueError:\n"
+        "        return False\n"
+        "    return True\n"
+        "print(json.dumps([accepts(float(margin)) for margin in sys.argv[1:]]))"
+    )
+    config_accepts = json.loads(run([PYTHON, "-c", script, *margins], cwd=default_project).stdout)
+    hook_accepts = [not pre_gen.check_answers({**DEFAULT_ANSWERS, "min_improvement": margin}) for margin in margins]
+    assert hook_accepts == config_accepts == [False, False, True, True, True, False, False]
 
 
 @pytest.mark.parametrize("sha", ["0123456789abcdef0123456789abcdef01234567"])

@@ -111,6 +111,16 @@ def test_rendered_values_keep_their_types(rendered):
     assert pyproject["project"]["license"] == answers["license"]
 
 
+def test_code_owners_are_the_answer(rendered):
+    """Every line of CODEOWNERS gives its path to exactly the owners answered (which paths: the
+    generated project's tests/promotion/test_code_owners.py)."""
+    answers, project = rendered
+    lines = (project / ".github" / "CODEOWNERS").read_text().splitlines()
+    entries = [line.split() for line in lines if line.strip() and not line.startswith("#")]
+    assert entries
+    assert all(fields[1:] == answers["code_owners"].split() for fields in entries)
+
+
 def test_python_is_ruff_clean(rendered):
     _, project = rendered
     run([PYTHON, "-m", "ruff", "check", "--no-cache", "."], cwd=project)

@@ -1,8 +1,10 @@
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from << cookiecutter.package >>.config import ConfigError, load_params
+from << cookiecutter.package >>.config import ConfigError, GateParams, allowed_range, load_params
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
@@ -26,7 +28,7 @@ def test_unknown_key_is_named(tmp_path):
 
 def test_bad_value_is_named_with_the_value(tmp_path):
     path = _write(tmp_path, PARAMS.read_text().replace("eval_fraction: 0.2", "eval_fraction: 1.5"))
-    with pytest.raises(ConfigError, match=r"data\.eval_fraction: .*less than 1.*1\.5"):
+    with pytest.raises(ConfigError, match=r"data\.eval_fraction = 1\.5 is out of range: allowed 0 \(excluded\) to 1 "):
         load_params(path, environ={})
 
 
@@ -44,11 +46,68 @@ def test_a_metric_of_the_other_task_is_refused_naming_both():
     assert "got {" not in str(error.value)  # the message, not a dump of every section
 
 
-@pytest.mark.parametrize("margin", ["0", "-0.01"])
-def test_gate_margin_must_be_positive(margin):
-    """A zero margin would promote a candidate that merely ties the champion."""
-    with pytest.raises(ConfigError, match=r"gate\.min_improvement: .*greater than 0"):
+# gate key -> (values inside its bounds, the edges included; values outside; the allowed range as the error says it)
+GATE_BOUNDS = {
+    "min_improvement": (["0.0001", "0.02", "0.5"], ["0", "-0.01", "0.5001", "1"], "0 (excluded) to 0.5"),
+    "merge_tolerance": (["0", "0.01", "0.05"], ["-0.01", "0.0501", "10"], "0 to 0.05"),
+    "bootstrap_samples": (["100", "1000", "100000"], ["99", "0", "100001"], "100 to 100000"),
+    "confidence": (["0.8", "0.95", "0.999"], ["0.79", "0.9991", "1"], "0.8 to 0.999"),
+}
+
+
+def _with_gate(tmp_path: Path, key: str, value: str) -> Path:
+    raw = yaml.safe_load(PARAMS.read_text())
+    raw["gate"][key] = yaml.safe_load(value)
+    return _write(tmp_path, yaml.safe_dump(raw))
+
+
+def test_every_gate_number_is_bounded_on_both_sides():
+    """A policy value without an upper bound could be loosened without limit by an approved change."""
+    numbers = {name for name, field in GateParams.model_fields.items() if field.annotation in (int, float)} - {"seed"}
+    assert numbers == set(GATE_BOUNDS)
+    for name in numbers:
+        assert allowed_range(GateParams.model_fields[name]) == GATE_BOUNDS[name][2]
+
+
+INSIDE = [(key, value) for key, (inside, _, _) in GATE_BOUNDS.items() for value in inside]
+OUTSIDE = [(key, value) for key, (_, outside, _) in GATE_BOUNDS.items() for value in outside]
+
+
+@pytest.mark.parametrize(("key", "value"), INSIDE)
+def test_a_gate_value_in_range_is_accepted(tmp_path, key, value):
+    params = load_params(_with_gate(tmp_path, key, value), environ={})
+    assert getattr(params.gate, key) == yaml.safe_load(value)
+
+
+@pytest.mark.parametrize(("key", "value"), OUTSIDE)
+def test_a_gate_value_out_of_range_is_refused_naming_key_value_and_range(tmp_path, key, value):
+    with pytest.raises(ConfigError) as refused:
+        load_params(_with_gate(tmp_path, key, value), environ={})
+    expected = f"  - gate.{key} = {yaml.safe_load(value)!r} is out of range: allowed {GATE_BOUNDS[key][2]} ("
+    assert expected in str(refused.value)
+
+
+def test_a_pull_request_cannot_loosen_the_merge_tolerance_to_anything(tmp_path):
+    path = _write(tmp_path, PARAMS.read_text().replace("merge_tolerance: 0.01", "merge_tolerance: 10"))
+    with pytest.raises(ConfigError) as refused:
+        load_params(path, environ={})
+    line = str(refused.value).splitlines()[1]
+    assert line.startswith("  - gate.merge_tolerance = 10 is out of range: allowed 0 to 0.05 (a wider tolerance lets")
+
+
+@pytest.mark.parametrize("margin", ["0", "-0.01", "0.9"])
+def test_an_overridden_gate_margin_is_checked_the_same_way(margin):
+    """A zero margin would promote a candidate that merely ties the champion; the environment is no way around it."""
+    expected = f"gate.min_improvement = {margin} (set by GATE_MIN_IMPROVEMENT) is out of range: allowed 0 (excluded)"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
         load_params(PARAMS, environ={"GATE_MIN_IMPROVEMENT": margin})
+
+
+def test_the_readme_states_the_bounds_config_enforces():
+    text = (PARAMS.parent / "README.md").read_text()
+    section = text[text.index("### Policy bounds") :].split("\n## ")[0]
+    for key, (_, _, allowed) in GATE_BOUNDS.items():
+        assert f"| `gate.{key}` | {allowed} |" in section
 
 
 def test_environment_overrides_params():

@@ -51,6 +51,7 @@ VARIANTS: dict[str, list[str]] = {
     "min_improvement": [COOKIECUTTER_JSON["min_improvement"], "0.05"],
     "production_environment": [COOKIECUTTER_JSON["production_environment"], "prod.models_eu-1"],
     "staging_environment": [COOKIECUTTER_JSON["staging_environment"], "pre-prod"],
+    "code_owners": [COOKIECUTTER_JSON["code_owners"], "@acme/ml-leads @alice"],
 }
 # Combinations no row may hold, each a partial set of answers, for a choice whose values depend
 # on another's: a gate metric of the other task.
@@ -100,11 +101,14 @@ MATRIX = option_matrix(CHOICES | VARIANTS, EXCLUDED)
 
 
 def matrix_id(answers: Mapping[str, str]) -> str:
-    """A readable test id: the values in order, label lists joined by '+', a commit SHA cut to 7."""
+    """A readable test id: the values in order, label lists and lists of owners joined by '+', a
+    commit SHA cut to 7."""
     parts = []
     for value in answers.values():
         if value.startswith("["):
             value = "+".join(json.loads(value))
+        elif value.startswith("@"):
+            value = "+".join(value.split())
         elif len(value) == 40 and all(char in "0123456789abcdef" for char in value):
             value = value[:7]
         parts.append(value)

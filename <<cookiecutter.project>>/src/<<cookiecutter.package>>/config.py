@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from << cookiecutter.package >>.metrics import METRICS, task_metrics
 from << cookiecutter.package >>.paths import PREDICTION_LOG
@@ -94,13 +95,41 @@ class TrainParams(_Section):
 
 
 class GateParams(_Section):
+    """The gate's policy. Every value is bounded, and params.yaml (or an override) outside a bound
+    stops every command: a pull request that changes the policy is judged by its base commit's
+    policy and needs a code owner's approval, and the bounds keep even an approved change sane
+    (README.md > "Policy bounds")."""
+
     metric: str = "accuracy"
-    min_improvement: float = Field(default=0.02, gt=0)  # 0 would promote a candidate that only ties
-    merge_tolerance: float = Field(default=0.01, ge=0)
+    min_improvement: float = Field(
+        default=0.02,
+        gt=0,
+        le=0.5,
+        description="0 would promote a candidate that only ties the champion; a margin above half the "
+        "champion's score, or half a metric unit, is out of a retrained model's reach and freezes production",
+    )
+    merge_tolerance: float = Field(
+        default=0.01,
+        ge=0,
+        le=0.05,
+        description="a wider tolerance lets a pull request make the model worse than the champion by "
+        "more than 5 % of its score, or 0.05 metric units in absolute mode, and still merge",
+    )
     mode: Literal["relative", "absolute"] = "relative"
     require_significance: bool = False
-    bootstrap_samples: int = Field(default=1000, ge=100)
-    confidence: Fraction = 0.95
+    bootstrap_samples: int = Field(
+        default=1000,
+        ge=100,
+        le=100_000,
+        description="fewer resamples give an interval that moves with the seed; more cost time and do not narrow it",
+    )
+    confidence: float = Field(
+        default=0.95,
+        ge=0.8,
+        le=0.999,
+        description="below 0.8 the interval excludes 0 by chance too often to mean anything; above "
+        "0.999 its ends rest on a handful of resamples",
+    )
     seed: int = 0
 
     @field_validator("metric")
@@ -161,23 +190,61 @@ class Params(_Section):
         return self
 
 
-def _apply_env_overrides(raw: dict, environ: dict[str, str]) -> dict:
+def _apply_env_overrides(raw: dict, environ: dict[str, str]) -> dict[tuple[str, str], str]:
+    """Put the set overrides into `raw`; return (section, key) -> the variable that set it."""
+    applied = {}
     for variable, (section, key) in ENV_OVERRIDES.items():
         if environ.get(variable):
             raw.setdefault(section, {})[key] = environ[variable]
-    return raw
+            applied[(section, key)] = variable
+    return applied
 
 
-def _describe(error: ValidationError, source: Path) -> str:
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _field(loc: tuple[int | str, ...]) -> FieldInfo | None:
+    """The model field at `loc` (("gate", "merge_tolerance")), None for a list item or a rule across fields."""
+    model: type[BaseModel] = Params
+    field = None
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        field = model.model_fields[part]
+        model = field.annotation
+    return field
+
+
+def allowed_range(field: FieldInfo) -> str:
+    """A field's bounds in words: "0 to 0.05", "0 (excluded) to 0.5", "100 or more"."""
+    bounds = {
+        name: getattr(item, name) for item in field.metadata for name in ("gt", "ge", "lt", "le") if hasattr(item, name)
+    }
+    low = f"{bounds['ge']:g}" if "ge" in bounds else f"{bounds['gt']:g} (excluded)" if "gt" in bounds else None
+    high = f"{bounds['le']:g}" if "le" in bounds else f"{bounds['lt']:g} (excluded)" if "lt" in bounds else None
+    if low and high:
+        return f"{low} to {high}"
+    return f"{low} or more" if low else f"up to {high}"
+
+
+def _describe(error: ValidationError, source: Path, overridden: dict[tuple[str, str], str]) -> str:
     lines = [f"{source} has {error.error_count()} problem(s):"]
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"])
+        loc = item["loc"]
+        where = ".".join(str(part) for part in loc)
+        value = item.get("input")
+        shown = value if isinstance(value, str) else repr(value)  # an override arrives as text
+        origin = f" (set by {overridden[loc[:2]]})" if loc[:2] in overridden else ""
+        field = _field(loc) if item["type"] in _RANGE_ERRORS else None
         if item["type"] == "extra_forbidden":
             lines.append(f"  - {where}: unknown key (typo? remove it or check the spelling)")
         elif not where:  # a rule across sections (the gate metric and the task): its message names the keys
             lines.append(f"  - {item['ctx']['error']}")
+        elif field is not None:
+            why = f" ({field.description})" if field.description else ""
+            lines.append(f"  - {where} = {shown}{origin} is out of range: allowed {allowed_range(field)}{why}")
         else:
-            lines.append(f"  - {where}: {item['msg']} (got {item.get('input')!r})")
+            lines.append(f"  - {where}: {item['msg']} (got {value!r}){origin}")
     return "\n".join(lines)
 
 
@@ -192,7 +259,8 @@ def load_params(path: Path = DEFAULT_PARAMS, environ: dict[str, str] | None = No
         raise ConfigError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must be a mapping of sections (data, model, train, ...)")
+    overridden = _apply_env_overrides(raw, environ)
     try:
-        return Params.model_validate(_apply_env_overrides(raw, environ))
+        return Params.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_describe(error, Path(path))) from None
+        raise ConfigError(_describe(error, Path(path), overridden)) from None

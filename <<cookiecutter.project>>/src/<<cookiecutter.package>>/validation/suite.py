@@ -64,8 +64,9 @@ def _expectation(suite: str, kind: str, critical: bool = True, **kwargs: object)
     }
 
 
-def _widened(low: float, high: float, pad: float, integer: bool) -> tuple[float, float]:
-    """[low - pad, high + pad], rounded outwards to a readable precision (whole numbers for integers)."""
+def _widened(low: float, high: float, margin: float, integer: bool) -> tuple[float, float]:
+    """Observed range widened by `margin` x span, rounded outwards to a readable precision."""
+    pad = margin * (high - low)
     low, high = low - pad, high + pad
     if integer:
         return math.floor(low), math.ceil(high)
@@ -106,9 +107,9 @@ def _column_expectations(suite: str, name: str, series: pd.Series, params: Param
                 kind = "expect_column_distinct_values_to_contain_set"
                 found.append(_expectation(suite, kind, column=name, value_set=distinct))
     elif series.dtype.kind in NUMERIC_KINDS:
-        low, high = float(values.min()), float(values.max())
-        integer = series.dtype.kind in "iu"
-        low, high = _widened(low, high, params.validation.numeric_margin * (high - low), integer)
+        low, high = _widened(
+            float(values.min()), float(values.max()), params.validation.numeric_margin, series.dtype.kind in "iu"
+        )
         kind = "expect_column_values_to_be_between"
         found.append(_expectation(suite, kind, column=name, min_value=low, max_value=high))
     return found
@@ -118,8 +119,8 @@ def label_contract(frame: pd.DataFrame, params: Params) -> dict | None:
     """How the target is distributed in the reference, and how far that may move: each class's
     share of the labelled rows (classification), or the quartiles of a regression target.
 
-    GX has no per-class share expectation, and its quantile expectation cannot store its result
-    (GX 1.x keeps a numpy bool in it): the suite's meta holds this part of the contract and
+    GX has no per-class share expectation, and GX 1.24's quantile expectation puts numpy booleans
+    in its result, which its result store cannot write: the suite's meta holds this part and
     `validation.checks.contract_problems` checks it, next to GX's expectations on the target.
     """
     target = params.data.target

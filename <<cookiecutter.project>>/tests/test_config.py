@@ -133,3 +133,14 @@ def test_na_values_default_to_none_and_must_be_a_list_of_strings(params, tmp_pat
     path = _write(tmp_path, PARAMS.read_text().replace("na_values: []", "na_values: NA"))
     with pytest.raises(ConfigError, match=r"data\.na_values: .*list"):
         load_params(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [("class_share_tolerance", "0", "greater than 0"), ("quantile_tolerance", "1.5", "less than 1")],
+)
+def test_label_contract_tolerances_are_bounded(key, value, says, tmp_path):
+    """A share or quartile tolerance of 0 fails any new data; 1 or more checks nothing."""
+    path = _write(tmp_path, PARAMS.read_text().replace(f"{key}: 0.1", f"{key}: {value}"))
+    with pytest.raises(ConfigError, match=rf"validation\.{key}: .*{says}"):
+        load_params(path, environ={})

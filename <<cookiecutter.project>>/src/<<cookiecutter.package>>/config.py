@@ -61,6 +61,11 @@ class ValidationParams(_Section):
     numeric_margin: float = Field(default=0.1, ge=0)
     row_count_margin: float = Field(default=0.5, ge=0)
     max_categories: int = Field(default=50, ge=1)
+    # the label's contract (README > "The label contract"): how far, in absolute share, each class
+    # may move from its share of the reference (classification), and how far each quartile of a
+    # regression target may move, as a share of the reference's range (max - min)
+    class_share_tolerance: Fraction = 0.1
+    quantile_tolerance: Fraction = 0.1
 
 
 class ModelParams(_Section):

@@ -32,5 +32,11 @@ def params(workspace: Path) -> Params:
 
 
 @pytest.fixture(scope="module")
+def rendered(workspace: Path) -> Params:
+    """params.yaml as committed, with the task it names: the one the committed suite was built for."""
+    return load_params(workspace / "params.yaml", environ={})
+
+
+@pytest.fixture(scope="module")
 def shipped(workspace: Path) -> pd.DataFrame:
     return pd.read_csv(workspace / "data" / "penguins.csv")

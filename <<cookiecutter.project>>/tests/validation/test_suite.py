@@ -12,7 +12,7 @@ import pandas as pd
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.validation.report import run_validation
 from << cookiecutter.package >>.validation.suite import build_suite, suite_path
-from tests.helpers import PROJECT_ROOT, as_task
+from tests.helpers import PROJECT_ROOT, as_task, with_settings
 
 
 def test_suite_built_from_a_reference_accepts_it(project: Path, params, shipped: pd.DataFrame, tmp_path: Path) -> None:
@@ -41,11 +41,12 @@ def test_suite_built_from_a_reference_accepts_it(project: Path, params, shipped:
     assert run_validation(rich, reports), json.loads(reports.validation.read_text())["failures"]
 
 
-def test_committed_suite_is_what_make_expectations_builds(project: Path, params) -> None:
-    committed = (PROJECT_ROOT / suite_path(params.validation.suite)).read_text()
+def test_committed_suite_is_what_make_expectations_builds(project: Path, rendered) -> None:
+    """For the task params.yaml names: the label contract makes each task's suite its own."""
+    committed = (PROJECT_ROOT / suite_path(rendered.validation.suite)).read_text()
 
-    first = build_suite(params).read_text()
-    second = build_suite(params).read_text()
+    first = build_suite(rendered).read_text()
+    second = build_suite(rendered).read_text()
 
     assert first == second, "build_suite is not deterministic"
     assert first == committed, "the committed suite is out of date: run `make expectations` and commit gx/"
@@ -66,13 +67,31 @@ def test_suite_content_follows_params(project: Path, params) -> None:
     assert all(item["meta"]["critical"] for item in suite["expectations"] if "row_count" not in item["type"])
 
 
-def test_a_regression_target_gets_a_range_and_the_suite_is_the_same_for_both_tasks(project: Path, params) -> None:
-    """A class label is checked against its value set; a regression target, like any number,
-    against its widened range. On the shipped data both tasks commit the same suite (the body
-    mass is a numeric feature of the classifier, the species a text feature of the regressor)."""
-    classification = build_suite(params).read_text()
-    regression = as_task(params, "regression")
-    suite = json.loads(build_suite(regression).read_text())
-    kinds = {item["type"] for item in suite["expectations"] if item["kwargs"].get("column") == "body_mass_g"}
-    assert "expect_column_values_to_be_between" in kinds and "expect_column_values_to_be_in_set" not in kinds
-    assert json.dumps(suite, indent=2, sort_keys=True, ensure_ascii=False) + "\n" == classification
+def test_the_label_contract_follows_the_task(project: Path, params) -> None:
+    """A class label gets its value set, every class required and each class's share; a regression
+    target, like any number, its widened range, and its quartiles. The other task's target is a
+    plain feature."""
+    by_task = {}
+    for task in ("classification", "regression"):
+        settings = with_settings(as_task(params, task), "validation", suite=task)
+        by_task[task] = json.loads(build_suite(settings).read_text())
+
+    def kinds(task: str, column: str) -> set[str]:
+        return {item["type"] for item in by_task[task]["expectations"] if item["kwargs"].get("column") == column}
+
+    assert {"expect_column_values_to_be_in_set", "expect_column_distinct_values_to_contain_set"} <= kinds(
+        "classification", "species"
+    )
+    assert by_task["classification"]["meta"]["label_contract"] == {
+        "column": "species",
+        "class_shares": {"Adelie": 0.4384, "Chinstrap": 0.2042, "Gentoo": 0.3574},  # 146, 68, 119 of 333
+        "share_tolerance": 0.1,
+    }
+    assert "expect_column_distinct_values_to_contain_set" not in kinds("regression", "species")
+    assert "expect_column_values_to_be_between" in kinds("regression", "body_mass_g")
+    assert by_task["regression"]["meta"]["label_contract"] == {
+        "column": "body_mass_g",
+        "quartiles": {"lower quartile": 3550.0, "median": 4050.0, "upper quartile": 4775.0},
+        "quartile_tolerance": 360.0,  # 10 % of 2700..6300
+    }
+    assert kinds("classification", "body_mass_g") == kinds("regression", "body_mass_g")

@@ -18,7 +18,8 @@ import pandas as pd
 
 from << cookiecutter.package >>.data import missing_markers
 from << cookiecutter.package >>.paths import GX_DIR
-from << cookiecutter.package >>.validation.suite import TEXT_TYPE, suite_path, to_gx_frame
+from << cookiecutter.package >>.preprocessing import NUMERIC_KINDS
+from << cookiecutter.package >>.validation.suite import QUARTILES, TEXT_TYPE, suite_path, to_gx_frame
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
@@ -41,6 +42,11 @@ TYPE_LIST = "expect_column_values_to_be_in_type_list"
 NOT_NULL = "expect_column_values_to_not_be_null"
 BETWEEN = "expect_column_values_to_be_between"
 IN_SET = "expect_column_values_to_be_in_set"
+# the label's contract: every class of the reference present (GX), and, checked by
+# `contract_problems` from the suite's meta, each class's share or a regression target's quartiles
+HAS_CLASSES = "expect_column_distinct_values_to_contain_set"
+CLASS_SHARES = "label_class_shares"
+TARGET_QUARTILES = "label_quartiles"
 
 
 def _plain(value: object) -> object:
@@ -144,6 +150,16 @@ def _valueproblem(
     return problem(kind, column, message, critical, count, examples, rows)
 
 
+def _classes_missing(column: str, kwargs: dict, result: dict, critical: bool) -> dict:
+    known = kwargs["value_set"]
+    missing = [value for value in known if value in result.get("partial_missing_list", [])] or known
+    message = (
+        f"target {column!r}: class(es) {_shown(missing)} missing (every class of the reference must be "
+        f"present: {_shown(known)})"
+    )
+    return problem(HAS_CLASSES, column, message, critical, result.get("missing_count"), missing)
+
+
 def _exception_message(result: ExpectationValidationResult) -> str | None:
     """GX's error text when it could not evaluate an expectation (it reports, not raises)."""
     info = result.exception_info or {}
@@ -184,9 +200,51 @@ def describe_results(
             bounds = f"{kwargs['min_value']} to {kwargs['max_value']}"
             message = f"table: {observed} rows, expected {bounds} (reference rows +/- row_count_margin)"
             problems.append(problem(kind, None, message, critical))
+        elif kind == HAS_CLASSES:
+            problems.append(_classes_missing(column, kwargs, result.result, critical))
         else:
             problems.append(_valueproblem(kind, column, kwargs, result.result, critical, target, na_values))
     return problems
+
+
+def _moved(observed: float, reference: float, tolerance: float) -> bool:
+    return abs(observed - reference) > tolerance * (1 + 1e-9)
+
+
+def contract_problems(frame: pd.DataFrame, contract: dict | None) -> list[dict]:
+    """The distribution part of the label's contract (the suite's meta, `suite.label_contract`):
+    each class's share of the labelled rows, or each quartile of a regression target, within its
+    tolerance of the reference's. A class with no row is the class-set expectation's failure, and a
+    target read as text the dtype check's, so neither is reported again here."""
+    if not contract or contract["column"] not in frame.columns:
+        return []
+    column = contract["column"]
+    values = frame[column].dropna()
+    if values.empty:
+        return []
+    if "class_shares" in contract:
+        tolerance = contract["share_tolerance"]
+        shares = values.astype(str).value_counts(normalize=True)
+        moved = [
+            f"share of {label!r} {observed:.2f} outside {share:.2f}±{tolerance:g}"
+            for label, share in contract["class_shares"].items()
+            if (observed := float(shares.get(label, 0.0))) and _moved(observed, share, tolerance)
+        ]
+        kind, setting = CLASS_SHARES, "class_share_tolerance"
+    else:
+        if values.dtype.kind not in NUMERIC_KINDS:
+            return []
+        tolerance, reference = contract["quartile_tolerance"], contract["quartiles"]
+        observed = values.quantile([QUARTILES[name] for name in reference], interpolation="nearest").tolist()
+        moved = [
+            f"{name} {value:g} outside {expected:g}±{tolerance:g}"
+            for (name, expected), value in zip(reference.items(), observed, strict=True)
+            if _moved(value, expected, tolerance)
+        ]
+        kind, setting = TARGET_QUARTILES, "quantile_tolerance x the reference's range"
+    if not moved:
+        return []
+    return [problem(kind, column, f"target {column!r}: {', '.join(moved)} (reference +/- validation.{setting})")]
 
 
 def _batch_definition(context: AbstractDataContext) -> BatchDefinition:
@@ -243,7 +301,8 @@ def check_frame(
     _prune_history(context)
     outcome = checkpoint.run(batch_parameters={"dataframe": to_gx_frame(frame)})
     (result,) = outcome.run_results.values()
-    stored = json.loads(suite_path(suite).read_text())["expectations"]
-    order = {config["id"]: position for position, config in enumerate(stored)}
+    stored = json.loads(suite_path(suite).read_text())
+    order = {config["id"]: position for position, config in enumerate(stored["expectations"])}
     results = sorted(result.results, key=lambda item: order.get(item.expectation_config.id, len(order)))
-    return describe_results(results, frame, target, na_values)
+    contract = (stored.get("meta") or {}).get("label_contract")
+    return describe_results(results, frame, target, na_values) + contract_problems(frame, contract)

@@ -24,6 +24,8 @@ from << cookiecutter.package >>.preprocessing import NUMERIC_KINDS
 # ("Int64Dtype"), and none of pandas 3's `str`, "string" or "category": text and categorical
 # columns are handed to GX as pandas' nullable string dtype.
 TEXT_TYPE = "StringDtype"
+# The quantiles of a regression target the label contract pins, by name.
+QUARTILES = {"lower quartile": 0.25, "median": 0.5, "upper quartile": 0.75}
 # Stable ids: GX needs ids on a stored suite, and random ones would make every rebuild a diff.
 _ID_NAMESPACE = uuid.UUID("6f1c7b52-3f0e-4c55-9d8e-2a7b1c9e4d10")
 
@@ -74,6 +76,20 @@ def _widened(low: float, high: float, margin: float, integer: bool) -> tuple[flo
     return math.floor(low * scale) / scale, math.ceil(high * scale) / scale
 
 
+def _is_label(name: str, params: Params) -> bool:
+    return name == params.data.target and params.data.task == "classification"
+
+
+def _categories(series: pd.Series, params: Params) -> list | None:
+    """The sorted values of a category or class column (text as str); None when there are too many
+    to list, or the column is a number."""
+    if not (is_text(series) or _is_label(str(series.name), params)):
+        return None
+    values = series.dropna()
+    distinct = sorted((values.astype(str) if is_text(series) else values).unique().tolist())
+    return distinct if len(distinct) <= params.validation.max_categories else None
+
+
 def _column_expectations(suite: str, name: str, series: pd.Series, params: Params) -> list[dict]:
     found = [_expectation(suite, "expect_column_values_to_be_in_type_list", column=name, type_list=[type_name(series)])]
     if series.notna().all():
@@ -81,11 +97,15 @@ def _column_expectations(suite: str, name: str, series: pd.Series, params: Param
     values = series.dropna()
     if values.empty:
         return found
-    # a class label is a value set; a regression target is a number like any other (a range)
-    if is_text(series) or (name == params.data.target and params.data.task == "classification"):
-        distinct = sorted((values.astype(str) if is_text(series) else values).unique().tolist())
-        if len(distinct) <= params.validation.max_categories:
+    # a class label is a value set that must also be complete; a regression target is a number
+    # like any other (a range); `label_contract` adds how either is distributed
+    if is_text(series) or _is_label(name, params):
+        distinct = _categories(series, params)
+        if distinct is not None:
             found.append(_expectation(suite, "expect_column_values_to_be_in_set", column=name, value_set=distinct))
+            if _is_label(name, params):
+                kind = "expect_column_distinct_values_to_contain_set"
+                found.append(_expectation(suite, kind, column=name, value_set=distinct))
     elif series.dtype.kind in NUMERIC_KINDS:
         low, high = _widened(
             float(values.min()), float(values.max()), params.validation.numeric_margin, series.dtype.kind in "iu"
@@ -93,6 +113,38 @@ def _column_expectations(suite: str, name: str, series: pd.Series, params: Param
         kind = "expect_column_values_to_be_between"
         found.append(_expectation(suite, kind, column=name, min_value=low, max_value=high))
     return found
+
+
+def label_contract(frame: pd.DataFrame, params: Params) -> dict | None:
+    """How the target is distributed in the reference, and how far that may move: each class's
+    share of the labelled rows (classification), or the quartiles of a regression target.
+
+    GX has no per-class share expectation, and GX 1.24's quantile expectation puts numpy booleans
+    in its result, which its result store cannot write: the suite's meta holds this part and
+    `validation.checks.contract_problems` checks it, next to GX's expectations on the target.
+    """
+    target = params.data.target
+    if target not in frame.columns:
+        return None
+    values = frame[target].dropna()
+    if params.data.task == "classification":
+        if values.empty or _categories(frame[target], params) is None:
+            return None
+        shares = values.astype(str).value_counts(normalize=True)  # classes as data.class_names names them
+        return {
+            "column": target,
+            "class_shares": {label: round(float(share), 4) for label, share in shares.items()},
+            "share_tolerance": params.validation.class_share_tolerance,
+        }
+    if values.empty or values.dtype.kind not in NUMERIC_KINDS:
+        return None
+    quartiles = values.quantile(list(QUARTILES.values()), interpolation="nearest").tolist()
+    tolerance = params.validation.quantile_tolerance * float(values.max() - values.min())
+    return {
+        "column": target,
+        "quartiles": {name: float(value) for name, value in zip(QUARTILES, quartiles, strict=True)},
+        "quartile_tolerance": float(f"{tolerance:.6g}"),
+    }
 
 
 def suite_document(frame: pd.DataFrame, params: Params, reference: Path) -> dict:
@@ -113,11 +165,14 @@ def suite_document(frame: pd.DataFrame, params: Params, reference: Path) -> dict
     ]
     for name in frame.columns:
         expectations += _column_expectations(suite, name, frame[name], params)
+    meta = {"reference_data": reference.as_posix(), "reference_rows": rows}
+    if contract := label_contract(frame, params):
+        meta["label_contract"] = contract
     return {
         "name": suite,
         "id": str(uuid.uuid5(_ID_NAMESPACE, suite)),
         "expectations": expectations,
-        "meta": {"reference_data": reference.as_posix(), "reference_rows": rows},
+        "meta": meta,
         "notes": "Generated by `make expectations` from the reference data; edit params.yaml, not this file.",
     }
 

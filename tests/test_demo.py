@@ -26,13 +26,15 @@ def test_demo_promotes_on_push_and_rejects_the_weaker_pull_request(tmp_path: Pat
     assert returncode == 0, out + err
     push, pull_request = out.split("== 2. ")
     assert "image (success) ─> promote (success)" in push
-    assert "comment" not in push
+    assert "comment" not in push and "└─> merge-check (success)" in push
     assert "verdict: as expected: the candidate beat the naive baseline; its image was built, then promoted" in push
     assert "train (success) ─> gate (failure)" in pull_request
     assert "image (skipped) ─> promote (skipped)" in pull_request
-    assert "└─> comment (success)" in pull_request
+    assert "├─> comment (success)" in pull_request and "└─> merge-check (failure)" in pull_request
     assert "reject" in pull_request.split("verdict:")[0]  # the gate's report
     assert "verdict: as expected: candidate 2 (accuracy " in pull_request
     assert "scored worse than champion 1" in pull_request
-    assert "the PR check gate / gate failed (merge check: regression)" in pull_request
+    assert "under main's gate policy, whatever the PR's params.yaml says" in pull_request
+    assert "the required check merge-check / merge-check failed (merge check: regression)" in pull_request
+    assert "gate.merge_tolerance changes from 0.01 to 0.05" in pull_request  # the report lists the rule change
     assert "UNEXPECTED" not in out

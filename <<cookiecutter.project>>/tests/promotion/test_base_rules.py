@@ -98,6 +98,8 @@ def test_make_gate_base_takes_the_policy_of_the_base_commit(quick, reports, tmp_
     repository = _copy_project(tmp_path / "repository")
     _set(repository, "model", name=quick.model.name, candidates=quick.model.candidates)
     _set(repository, "mlflow", tracking_uri=quick.mlflow.tracking_uri)
+    _set(repository, "data", task=quick.data.task, target=quick.data.target)  # the candidate's task, in every render
+    _set(repository, "gate", metric=quick.gate.metric)
     _git(repository, "init", "--quiet", "--initial-branch=main")
     _git(repository, "add", "--all")
     _git(repository, "commit", "--quiet", "--message", "base")

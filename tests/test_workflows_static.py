@@ -354,6 +354,28 @@ def test_gate_is_the_pull_request_check_and_promotion_releases_the_staged_image(
     assert "ai.mlflow.model.digest=${{ steps.model.outputs.digest }}" in meta["labels"]
 
 
+def test_attestation_is_optional_and_promotion_never_depends_on_it(all_rendered):
+    """Artifact attestations fail on private/internal repositories outside GitHub Enterprise
+    Cloud: image.yml attests only with `attest` on (the default), no output and no later job
+    reads the attestation step, and the generated callers turn it off with ATTEST_IMAGES=false."""
+    image = _load(REUSABLE["image.yml"])
+    attest = _on(image)["workflow_call"]["inputs"]["attest"]
+    assert (attest["type"], attest["default"]) == ("boolean", True)
+    assert "Enterprise Cloud" in attest["description"]
+    steps = image["jobs"]["image"]["steps"]
+    (step,) = [s for s in steps if s.get("uses", "").startswith("actions/attest-build-provenance@")]
+    assert step["if"] == "steps.name.outputs.push == 'true' && inputs.attest"
+    # The attestation is a side effect only: no output of image.yml (what promote.yml receives)
+    # and no other step reads it, so a run without it promotes the same digest.
+    assert "id" not in step or f"steps.{step['id']}." not in json.dumps([image["jobs"]["image"]["outputs"], steps])
+    assert "attest" not in json.dumps(_on(image)["workflow_call"]["outputs"])
+    assert "attest" not in (TEMPLATE_GITHUB / "workflows" / "promote.yml").read_text()
+    for _, project in all_rendered:
+        for workflow in ("ci.yml", "retrain.yml"):
+            job = _load(project / ".github" / "workflows" / workflow)["jobs"]["image"]
+            assert job["with"]["attest"] == "${{ vars.ATTEST_IMAGES != 'false' }}", workflow
+
+
 # (workflow, job, whether an empty version is allowed): the jobs that use inputs.model-version.
 VERSION_INPUT_JOBS = [("gate.yml", "gate", True), ("image.yml", "image", False), ("promote.yml", "promote", True)]
 

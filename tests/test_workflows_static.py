@@ -309,6 +309,16 @@ def test_train_never_runs_for_fork_pull_requests_and_reads_labels_from_json():
     assert json.loads(inputs["runner-labels"]["default"]) == json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
 
 
+def test_train_job_container_runs_as_root():
+    """A job container must write the runner's mounted workspace (actions/checkout): the
+    project's train image runs as 10001 for `docker run`, so train.yml starts it as root."""
+    container = _load(REUSABLE["train.yml"])["jobs"]["train"]["container"]
+    assert container["options"] == "--user root ${{ inputs.container-options }}"
+    dockerfile = (TEMPLATE_DIR / "<<cookiecutter.project>>" / "Dockerfile").read_text()
+    train_stage = dockerfile[dockerfile.index(" AS train\n") :]
+    assert "USER 10001:10001" in train_stage, "the train image's own user changed: revisit train.yml's --user root"
+
+
 def test_promotion_is_serialised_per_model_and_only_on_the_default_branch():
     jobs = _load(REUSABLE["promote.yml"])["jobs"]
     assert set(jobs) == {"promote"}

@@ -467,6 +467,65 @@ def test_mlflow_credentials_reach_only_the_steps_that_talk_to_the_tracking_serve
                 assert "uses" not in step, f"{name}/{job_id}/{step['name']}: an action gets the credential"
 
 
+def _uploads() -> list[tuple[str, dict, dict]]:
+    """(workflow, job, upload-artifact step) of every reusable workflow."""
+    return [
+        (name, job, step)
+        for name, path in REUSABLE.items()
+        for job in _load(path)["jobs"].values()
+        for step in job.get("steps", [])
+        if step.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+
+
+def test_every_uploaded_artifact_is_named_from_an_input():
+    """Artifact names are unique within a workflow run, and a second upload of one fails (409
+    Conflict): a reusable workflow called twice in one run must be able to name its artifacts
+    apart. So every upload's name reads an input, directly or through the step that computes it
+    (its env), and in a matrix job also the matrix, so the legs differ."""
+    uploads = _uploads()
+    assert len(uploads) >= 6
+    for name, job, step in uploads:
+        artifact = str(step["with"]["name"])
+        steps = {s["id"]: s for s in job["steps"] if "id" in s}
+        sources = [artifact]
+        for ref in re.findall(r"steps\.([\w-]+)\.outputs\.", artifact):
+            sources += [str(value) for value in steps[ref].get("env", {}).values()]
+        assert any("inputs." in source for source in sources), f"{name}: artifact name {artifact!r} reads no input"
+        if "matrix" in job.get("strategy", {}):
+            assert any("matrix." in source for source in sources), f"{name}: {artifact!r} is one for every leg"
+
+
+@pytest.mark.parametrize(
+    ("workflow", "inputs", "expected"),
+    [
+        ("test.yml", {"artifact-prefix": "test-report", "working-directory": "."}, "test-report-3.12"),
+        (
+            "test.yml",
+            {"artifact-prefix": "test-report", "working-directory": "./models/penguins/"},
+            "test-report-models-penguins-3.12",
+        ),
+        ("test.yml", {"artifact-prefix": "gpu-tests", "working-directory": "."}, "gpu-tests-3.12"),
+        ("drift.yml", {"artifact-name": "", "working-directory": "."}, "drift-report"),
+        ("drift.yml", {"artifact-name": "", "working-directory": "models/eu west"}, "drift-report-models-eu-west"),
+        ("drift.yml", {"artifact-name": "drift-eu", "working-directory": "models/eu"}, "drift-eu"),
+    ],
+)
+def test_default_artifact_names_differ_per_project_directory(tmp_path, workflow, inputs, expected):
+    """Two calls for two projects of one repository get two names without setting any."""
+    (job,) = [job for name, job, _ in _uploads() if name == workflow]
+    step = next(s for s in job["steps"] if s.get("id") == "artifact")
+    values = {**inputs, "matrix.python-version": "3.12"}
+    env = {}
+    for key, value in step["env"].items():
+        (expression,) = re.fullmatch(r"\$\{\{ (inputs\.[\w-]+|matrix\.[\w-]+) \}\}", value).groups()
+        env[key] = values[expression.removeprefix("inputs.")]
+    output = tmp_path / "output"
+    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]  # GitHub's `shell: bash`
+    run(bash, cwd=tmp_path, env={**env, "GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"})
+    assert output.read_text() == f"name={expected}\n"
+
+
 def test_jobs_that_publish_or_promote_restore_no_cache():
     """A cache written by another run (unreviewed code on another branch) must not feed an image
     that is pushed or a job that holds the production credential: no uv cache, no layer cache."""

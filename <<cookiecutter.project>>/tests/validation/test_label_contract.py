@@ -101,11 +101,12 @@ def test_a_shifted_regression_target_fails_naming_it(
 def test_a_class_named_none_is_a_class_of_the_contract(
     workspace: Path, shipped: pd.DataFrame, tmp_path: Path, monkeypatch
 ) -> None:
-    """`make expectations` then `make validate` on labels like R's Cars93 AirBags: "None" is a
-    class with its share, and losing it fails as a missing class, not as missing labels."""
+    """`make expectations` then `make validate` on labels like R's Cars93 AirBags ("None") or a
+    region "NA": classes with their shares, and losing one fails as a missing class, not as
+    missing labels."""
     shutil.copytree(workspace / "gx", tmp_path / "gx", ignore=shutil.ignore_patterns("uncommitted"))
     monkeypatch.chdir(tmp_path)
-    airbags = {"Adelie": "None", "Chinstrap": "Driver", "Gentoo": "Driver & Passenger"}
+    airbags = {"Adelie": "None", "Chinstrap": "Driver", "Gentoo": "NA"}
     labels = shipped.replace({"species": airbags})
     labels.to_csv("labels.csv", index=False)
     settings = yaml.safe_load((workspace / "params.yaml").read_text())
@@ -117,7 +118,7 @@ def test_a_class_named_none_is_a_class_of_the_contract(
     assert main(["expectations"]) == 0
     assert main(["validate"]) == 0
     contract = json.loads(suite_path("labels").read_text())["meta"]["label_contract"]
-    assert contract["class_shares"] == {"Driver": 0.2042, "Driver & Passenger": 0.3574, "None": 0.4384}
+    assert contract["class_shares"] == {"Driver": 0.2042, "NA": 0.3574, "None": 0.4384}
 
     labels[labels["species"] != "None"].to_csv("without_none.csv", index=False)
     assert main(["validate", "--data", "without_none.csv"]) == 1

@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from << cookiecutter.package >>.cli import main
 from << cookiecutter.package >>.paths import Reports
 from << cookiecutter.package >>.tracking import connect
 from << cookiecutter.package >>.training.train import TrainingError, train
@@ -220,26 +218,3 @@ def test_a_regression_target_that_is_not_a_number_stops_at_validate_naming_the_c
     assert failure["column"] == "island" and "not numeric" in failure["message"]
     with pytest.raises(TrainingError, match="failed validation"):
         train(by_island, reports)
-
-
-def test_a_class_named_none_stays_a_class_through_expectations_and_validate(
-    workspace: Path, shipped: pd.DataFrame, tmp_path: Path, monkeypatch
-) -> None:
-    """R's tables name classes "None" or "NA" (Cars93's AirBags): labels, not missing ones."""
-    shutil.copytree(workspace / "gx", tmp_path / "gx", ignore=shutil.ignore_patterns("uncommitted"))
-    monkeypatch.chdir(tmp_path)
-    shipped.replace({"species": {"Chinstrap": "None", "Gentoo": "NA"}}).to_csv("labels.csv", index=False)
-    settings = yaml.safe_load((workspace / "params.yaml").read_text())
-    settings["data"].update(path="labels.csv", target="species", task="classification")
-    settings["gate"]["metric"] = "accuracy"
-    settings["validation"]["suite"] = "labels"
-    Path("params.yaml").write_text(yaml.safe_dump(settings))
-
-    assert main(["expectations"]) == 0
-    assert main(["validate"]) == 0, _report(tmp_path / "reports")
-    labels = next(
-        entry["kwargs"]["value_set"]
-        for entry in json.loads(suite_path("labels").read_text())["expectations"]
-        if entry["type"] == "expect_column_values_to_be_in_set" and entry["kwargs"]["column"] == "species"
-    )
-    assert sorted(labels) == ["Adelie", "NA", "None"]

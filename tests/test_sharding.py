@@ -8,9 +8,14 @@ of N and its last job, the required check, fails unless every other job succeede
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 from shard_tests import (
     ROOT,
     Unit,
@@ -26,6 +31,8 @@ from shard_tests import (
     seconds_per_test,
     whole_files,
 )
+
+WORKFLOW = ROOT / ".github" / "workflows" / "template-ci.yml"
 
 
 def _synthetic_suite(seed: int = 7) -> tuple[list[str], dict[str, float], set[str]]:
@@ -176,3 +183,89 @@ def test_committed_durations_name_existing_test_files():
     assert {key.split("::", 1)[0] for key in durations} <= {
         str(path.relative_to(ROOT)) for path in (ROOT / "tests").glob("test_*.py")
     }
+
+
+# --- the workflow that runs the shards --------------------------------------------------
+
+
+def _jobs() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())["jobs"]
+
+
+def test_the_matrix_runs_shards_one_to_n_of_n():
+    shards = _jobs()["shards"]
+    matrix = shards["strategy"]["matrix"]
+    assert set(matrix) == {"shard"}, "another axis (or include/exclude) would change strategy.job-total"
+    count = len(matrix["shard"])
+    assert matrix["shard"] == list(range(1, count + 1))
+    assert shards["strategy"]["fail-fast"] is False
+    [step] = [step for step in shards["steps"] if ".ci/run" in step.get("run", "")]
+    # N is the matrix's size (strategy.job-total): the script is called with K/N for each K
+    assert step["env"]["SHARD"] == "${{ matrix.shard }}/${{ strategy.job-total }}"
+    ids, durations, whole = _synthetic_suite()
+    assert all(plan(ids, durations, count, whole))
+
+
+def test_the_required_check_needs_every_job_and_always_runs():
+    jobs = _jobs()
+    final = jobs["template-ci"]
+    assert set(final["needs"]) == set(jobs) - {"template-ci"}
+    assert final["if"] == "always()"
+    [step] = final["steps"]
+    assert step["env"]["NEEDS"] == "${{ toJSON(needs) }}"
+    assert 'select(.value.result != "success")' in step["run"]
+
+
+def test_the_required_check_fails_unless_every_job_succeeded(tmp_path):
+    if not shutil.which("jq"):
+        pytest.skip("jq is not installed here (GitHub's runners have it)")
+    [step] = _jobs()["template-ci"]["steps"]
+    script = tmp_path / "check.sh"
+    script.write_text(step["run"])
+    summary = tmp_path / "summary.md"
+
+    def check(**results: str) -> subprocess.CompletedProcess:
+        needs = json.dumps({job: {"result": result, "outputs": {}} for job, result in results.items()})
+        env = {**os.environ, "NEEDS": needs, "GITHUB_STEP_SUMMARY": str(summary)}
+        return subprocess.run(["bash", "-e", str(script)], env=env, capture_output=True, text=True, check=False)
+
+    assert check(shards="success", lint="success").returncode == 0
+    for shards, lint in [("failure", "success"), ("success", "cancelled"), ("skipped", "success")]:
+        result = check(shards=shards, lint=lint)
+        assert result.returncode == 1
+        assert "did not succeed" in result.stdout
+
+
+def _fake_ci_tree(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A copy of .ci/run with make, git and the venv's python replaced by recorders, no apt-get."""
+    repo, bin_dir, log = tmp_path / "repo", tmp_path / "bin", tmp_path / "calls.log"
+    (repo / ".ci").mkdir(parents=True)
+    shutil.copy(ROOT / ".ci" / "run", repo / ".ci" / "run")
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    recorder = f'#!{shutil.which("bash")}\necho "${{0##*/}} $*" >> {log}\n'
+    for name in ("make", "git"):
+        (bin_dir / name).write_text(recorder)
+        (bin_dir / name).chmod(0o755)
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    (repo / ".venv" / "bin" / "python").write_text(recorder)
+    (repo / ".venv" / "bin" / "python").chmod(0o755)
+    return repo, log, {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+
+
+def test_ci_run_without_shard_runs_the_whole_suite(tmp_path):
+    repo, log, env = _fake_ci_tree(tmp_path)
+    subprocess.run([str(repo / ".ci" / "run")], env=env, check=True)
+    assert [line for line in log.read_text().splitlines() if line.startswith("make")] == ["make test"]
+
+
+def test_ci_run_with_shard_passes_the_shards_arguments_to_make_test(tmp_path):
+    repo, log, env = _fake_ci_tree(tmp_path)
+    subprocess.run([str(repo / ".ci" / "run")], env={**env, "SHARD": "2/4"}, check=True)
+    calls = [line for line in log.read_text().splitlines() if not line.startswith("git")]
+    assert calls == [
+        "make venv",
+        "python scripts/shard_tests.py args 2/4 --output build/shard-2.args",
+        "make test PYTEST_ARGS=@build/shard-2.args --junitxml=build/junit-shard-2.xml",
+    ]

@@ -12,10 +12,12 @@ DEMO_DIR ?= build/demo
 PYTEST_ARGS ?=
 MIRROR ?=
 SHA ?=
+# JUnit XML reports for `make durations` (the CI shards' build/junit-shard-*.xml); empty: run the suite
+JUNIT ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lock-dev demo test test-fast lint docs-check lock-generated bench-ci pin-actions check-mirror clean
+.PHONY: help venv lock-dev demo test test-fast durations lint docs-check lock-generated bench-ci pin-actions check-mirror clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -42,6 +44,10 @@ test: $(STAMP) ## run the template's whole test suite (renders, lints, pipelines
 
 test-fast: $(STAMP) ## the suite without tests marked slow
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+durations: $(STAMP) ## rewrite tests/durations.json (what CI's shards are balanced by) from a run of the suite, or from JUNIT="a.xml b.xml"
+	$(if $(JUNIT),,-PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest --junitxml=build/junit.xml $(PYTEST_ARGS))
+	$(PYTHON) scripts/shard_tests.py durations $(or $(JUNIT),build/junit.xml)
 
 lint: $(STAMP) ## every pre-commit hook on the template repository itself (ruff, actionlint, zizmor, shellcheck, secrets, file checks)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pre_commit run --all-files --show-diff-on-failure

@@ -2,9 +2,9 @@
 
 A rendered project's targets run for real with PYTHON= (and UV=) a stand-in that prints its
 arguments one per line: an injected command would create the marker file. A value of a fixed
-form (versions, the image digest, EXTRAS, NPROC) that is not of that form stops make before any recipe runs,
-with an error naming the variable and the form; any other value reaches the program as one
-argument, exactly as given.
+form (versions, the image digest, EXTRAS, NPROC, TORCH_BUILD) that is not of that form stops
+make before any recipe runs, with an error naming the variable and the form; any other value
+reaches the program as one argument, exactly as given.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ CHECKED = [
     ("promote", "IMAGE_DIGEST", "sha256:0; touch {marker} #", "^sha256:[0-9a-f]{64}$"),
     ("install", "EXTRAS", 'dev]"; touch {marker}; echo "[', "comma list of extras names"),
     ("train", "NPROC", "2 -m x; touch {marker} #", "positive integer"),
+    ("install", "TORCH_BUILD", "cpu; touch {marker} #", "auto, cpu or cuda"),
 ]
 # (target, variable) whose values are free-form: each must reach the program as one argument.
 FREE_FORM = [
@@ -94,6 +95,9 @@ def test_a_free_form_value_reaches_the_program_as_one_argument(
         ("EXTRAS", "validate,train,serve,dev"),
         ("EXTRAS", "train"),
         ("NPROC", "2"),
+        ("TORCH_BUILD", "auto"),
+        ("TORCH_BUILD", "cpu"),
+        ("TORCH_BUILD", "cuda"),
     ],
 )
 def test_a_value_of_its_form_is_accepted(default_project, argv_python, variable, value):

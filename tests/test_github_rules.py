@@ -16,12 +16,10 @@ import pytest
 import yaml
 
 from support import github_rules as rules
-from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR
+from support.template import COOKIECUTTER_JSON, REUSABLE_WORKFLOWS, TEMPLATE_DIR
 
 TEMPLATE_WORKFLOWS = TEMPLATE_DIR / ".github" / "workflows"
-# The template repository's own workflows (its CI and its release); every other one is reusable.
-OWN_WORKFLOWS = {"template-ci.yml", "release.yml"}
-REUSABLE = {path.name: path for path in sorted(TEMPLATE_WORKFLOWS.glob("*.yml")) if path.name not in OWN_WORKFLOWS}
+REUSABLE = REUSABLE_WORKFLOWS
 DEFAULT_REPO = COOKIECUTTER_JSON["workflows_repo"]
 # Upload names that take no input yet; their inputs are added on another branch.
 ARTIFACT_NAMES_PENDING = {"test.yml", "drift.yml"}
@@ -173,9 +171,9 @@ jobs: {}
 
 def test_workflows_stay_within_githubs_nesting_count_and_matrix_limits(all_rendered):
     resolve = _template_resolve()
-    for name, path in REUSABLE.items():
+    for path in sorted(TEMPLATE_WORKFLOWS.glob("*.yml")):
         workflow = rules.load(path)
-        assert rules.nesting_problems(workflow, resolve) + rules.matrix_problems(workflow) == [], name
+        assert rules.nesting_problems(workflow, resolve) + rules.called_matrix_problems(workflow, resolve) == [], path
     for answers, project in all_rendered:
         resolve = _resolve(answers, project)
         for name, workflow in _workflows(project).items():
@@ -243,6 +241,8 @@ jobs:
 
 
 def test_no_job_with_secrets_or_an_environment_runs_for_a_fork_pull_request(all_rendered):
+    for path in sorted(TEMPLATE_WORKFLOWS.glob("*.yml")):  # the template's own CI too
+        assert rules.fork_problems(rules.load(path), _template_resolve()) == [], path
     for answers, project in all_rendered:
         resolve = _resolve(answers, project)
         for name, workflow in _workflows(project).items():
@@ -326,6 +326,8 @@ jobs:
 
 
 def test_called_jobs_ask_for_no_more_than_their_caller_grants(all_rendered):
+    for path in sorted(TEMPLATE_WORKFLOWS.glob("*.yml")):
+        assert rules.permission_problems(rules.load(path), _template_resolve()) == [], path
     for answers, project in all_rendered:
         resolve = _resolve(answers, project)
         for name, workflow in _workflows(project).items():

@@ -20,16 +20,14 @@ from pin_setup_project import stale_pins
 from support import github_rules
 from support.act.harness import STANDINS_DIR, local_repositories, third_party_actions
 from support.commands import run
-from support.template import COOKIECUTTER_JSON, TEMPLATE_DIR
+from support.template import COOKIECUTTER_JSON, REUSABLE_WORKFLOWS, TEMPLATE_DIR
 
 TEMPLATE_GITHUB = TEMPLATE_DIR / ".github"
 # The auditor persona reports everything, low-confidence findings included.
 ZIZMOR = ["zizmor", "--offline", "--no-progress", "--persona", "auditor"]
 TEMPLATE_WORKFLOWS = sorted((TEMPLATE_GITHUB / "workflows").glob("*.yml"))
 TEMPLATE_ACTIONS = sorted((TEMPLATE_GITHUB / "actions").glob("*/action.yml"))
-# The template repository's own workflows (its CI and its release); every other one is reusable.
-OWN_WORKFLOWS = {"template-ci.yml", "release.yml"}
-REUSABLE = {path.name: path for path in TEMPLATE_WORKFLOWS if path.name not in OWN_WORKFLOWS}
+REUSABLE = REUSABLE_WORKFLOWS
 DEFAULT_REPO, DEFAULT_REF = COOKIECUTTER_JSON["workflows_repo"], COOKIECUTTER_JSON["workflows_ref"]
 # The trust boundary: the candidate credential (repository secrets) for train, gate and image;
 # the production credential (environment secrets of the production environment) for the jobs

@@ -55,10 +55,11 @@ def _resolve_in(tmp_path: Path, **workflows: str) -> rules.Resolver:
 
 
 # --- 1. required check names --------------------------------------------------------------
-# docs.github.com, "Reusing workflows" > "Using outputs from a reusable workflow" / the check
-# runs of a called workflow's jobs are named "<caller job> / <called job>"; "About protected
-# branches" > "Require status checks before merging": a required check that no job reports
-# stays "Expected" and blocks every merge.
+# docs.github.com, "Workflow syntax for GitHub Actions" > jobs.<job_id>.name (a job's check is
+# named by `name`, else its id) and "About protected branches" > "Require status checks before
+# merging" (a required check that no job reports stays "Expected" and blocks every merge). The
+# check of a called workflow's job is "<caller job> / <called job>", the form the Actions UI and
+# the checks API show; no reference section spells it out, so it is encoded here.
 
 
 def _section(markdown: str, heading: str) -> str:

@@ -92,9 +92,11 @@ def test_a_required_check_no_job_reports_is_found(tmp_path):
 
 
 # --- 2. artifact names unique per call ----------------------------------------------------
-# docs.github.com, "Storing workflow data as artifacts" (actions/upload-artifact v4): an
-# artifact is immutable and its name unique in a workflow run; a second upload of the same
-# name fails the job. Two calls of one reusable workflow in a run must be able to differ.
+# docs.github.com, "Storing workflow data as artifacts", and actions/upload-artifact's README
+# ("(Not) Uploading to the same artifact") and docs/MIGRATION.md for v4: an artifact is
+# immutable and its name unique in a workflow run; a second upload of the same name fails the
+# job (409 Conflict). Two calls of one reusable workflow in a run must be able to differ, so a
+# matrix value alone is not enough: two calls with the same matrix would collide.
 
 
 @pytest.mark.parametrize(

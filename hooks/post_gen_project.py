@@ -1,4 +1,5 @@
-"""Post-generation hook: prune unchosen options, record the answers, print next steps.
+"""Post-generation hook: prune unchosen options, record the answers, print next steps, and warn
+when the workflows repository is still the template's placeholder.
 
 `PATHS_BY_CHOICE` is the single place that says which files belong to which option value;
 the hook removes the files of every value that was not chosen, and the template's tests
@@ -25,6 +26,10 @@ PATHS_BY_CHOICE: dict[str, dict[str, list[str]]] = {
 }
 
 ANSWERS_FILE = ".cruft.json"
+# cookiecutter.json's default `workflows_repo`: a placeholder, not a repository the project owns.
+# A render keeps it (demos and tests render with defaults), but says so, and the project's own
+# `make check-workflows-repo` (run by `make lint`) fails until it is replaced or allowed.
+PLACEHOLDER_WORKFLOWS_REPO = "ml-platform/ml-cicd-template"
 
 
 def paths_to_remove(answers: Mapping[str, object]) -> list[str]:
@@ -116,6 +121,22 @@ def next_steps(answers: Mapping[str, object]) -> str:
     )
 
 
+def placeholder_warning(answers: Mapping[str, object]) -> str | None:
+    """What to set when `workflows_repo` is the placeholder; None otherwise."""
+    if answers["workflows_repo"] != PLACEHOLDER_WORKFLOWS_REPO:
+        return None
+    return "\n".join(
+        [
+            f"WARNING: workflows_repo is the template's placeholder {PLACEHOLDER_WORKFLOWS_REPO}: every",
+            "  .github/workflows/*.yml calls it, and GitHub runs whatever repository owns that name.",
+            "  Render again with your fork of the template's workflows:",
+            "    cookiecutter <template> workflows_repo=<your-org>/<your-fork> workflows_ref=<its tag or commit SHA>",
+            "  `make lint` (check-workflows-repo) fails until then; ALLOW_PLACEHOLDER_WORKFLOWS_REPO=true",
+            "  (a repository variable for CI) keeps the placeholder on purpose.",
+        ]
+    )
+
+
 # Rendered by cookiecutter; stays a plain string when the tests import this file.
 RENDERED_ANSWERS = r"""<< cookiecutter | jsonify >>"""
 
@@ -126,6 +147,9 @@ def main() -> int:
     prune(project_dir, answers)
     write_answers(project_dir, answers)
     print(next_steps(answers))
+    warning = placeholder_warning(answers)
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 

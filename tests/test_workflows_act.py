@@ -218,7 +218,9 @@ def test_push_with_a_lint_error_fails_the_lint_job_naming_the_file(tmp_path, pro
     bad = add_badly_formatted_file(path)
     git(path, "commit", "--quiet", "--message", "Add a module ruff format would rewrite")
     sha = git(path, "rev-parse", "HEAD")
-    result = runner(path, tmp_path).run("push", push_event(REPOSITORY, sha), workflow=".github/workflows/lint.yml")
+    result = runner(path, tmp_path).run(
+        "push", push_event(REPOSITORY, sha), workflow=".github/workflows/lint.yml", variables=REPOSITORY_VARIABLES
+    )
 
     assert_jobs(result, {LINT_JOB: "failure"})
     assert result.returncode != 0

@@ -71,15 +71,21 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bo
 OFFLINE = ["unshare", "--map-root-user", "--net"]
 
 
+# The tests render with the default, placeholder workflows repository, and keep it on purpose:
+# `make lint` runs `make check-workflows-repo` first, which refuses it otherwise.
+ALLOW_PLACEHOLDER = {"ALLOW_PLACEHOLDER_WORKFLOWS_REPO": "true"}
+
+
 def lint_offline(project: Path, pre_commit_home: Path, **variables: str) -> CompletedProcess:
-    """`make lint VARIABLES` (the pre-commit hooks) in a network namespace of its own, with an
-    empty pre-commit home: it passes only if every hook runs from what is installed. Skips where
-    this machine cannot make a network namespace."""
+    """`make lint VARIABLES` (check-workflows-repo, with the placeholder allowed, then the
+    pre-commit hooks) in a network namespace of its own, with an empty pre-commit home: it
+    passes only if every hook runs from what is installed. Skips where this machine cannot make
+    a network namespace."""
     if shutil.which("unshare") is None or subprocess.run([*OFFLINE, "true"], check=False).returncode != 0:
         pytest.skip("unshare cannot create a network namespace on this machine")
     assignments = [f"{name}={value}" for name, value in variables.items()]
     args = [*OFFLINE, "make", "--no-print-directory", "lint", *assignments]
-    return run(args, cwd=project, env=tool_env(PRE_COMMIT_HOME=str(pre_commit_home)), check=False)
+    return run(args, cwd=project, env=tool_env(PRE_COMMIT_HOME=str(pre_commit_home), **ALLOW_PLACEHOLDER), check=False)
 
 
 def make(

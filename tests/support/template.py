@@ -10,6 +10,13 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2]
 COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+# The template repository's own workflows (its CI and its release); every other one is reusable.
+OWN_WORKFLOWS = {"template-ci.yml", "release.yml"}
+REUSABLE_WORKFLOWS = {
+    path.name: path
+    for path in sorted((TEMPLATE_DIR / ".github" / "workflows").glob("*.yml"))
+    if path.name not in OWN_WORKFLOWS
+}
 DEFAULT_PROJECT = "penguin-classifier"
 DEFAULT_PACKAGE = "penguin_classifier"
 # The default name follows the task (cookiecutter.json's project_name): (project, package) by task.

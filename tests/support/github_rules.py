@@ -106,11 +106,17 @@ def artifact_name_problems(workflow: Workflow) -> list[str]:
     a run), and in a job with a matrix also a matrix value (so the matrix's jobs differ)."""
     problems = []
     for job_id, job in workflow.get("jobs", {}).items():
+        steps = {step["id"]: step for step in job.get("steps", []) if "id" in step}
         for step in job.get("steps", []):
             if not str(step.get("uses", "")).startswith(UPLOAD_ARTIFACT):
                 continue
-            name = str((step.get("with") or {}).get("name", "artifact"))
-            where = f"job {job_id} step {step.get('name', step['uses'])!r}: artifact {name!r}"
+            written = str((step.get("with") or {}).get("name", "artifact"))
+            where = f"job {job_id} step {step.get('name', step['uses'])!r}: artifact {written!r}"
+            # a name an earlier step writes (steps.ID.outputs.X) is made of what that step reads
+            name = written + "".join(
+                str(steps.get(step_id, {}).get("env", {}))
+                for step_id in re.findall(r"steps\.([\w-]+)\.outputs", written)
+            )
             if not re.search(r"\binputs\.", name):
                 problems.append(f"{where} names no input: two calls in one run upload the same name")
             if (job.get("strategy") or {}).get("matrix") and not re.search(r"\bmatrix\.", name):

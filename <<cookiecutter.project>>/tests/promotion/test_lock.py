@@ -107,3 +107,24 @@ def test_a_release_never_removes_the_next_holder(lock):
         client.delete_model_version(lock_name, mine.version)  # broken as stale by a waiter...
         _dead_holder(client, lock_name)  # ...who now holds the lock
     assert _queue(client, lock_name) == [DEAD_HOLDER]
+
+
+class _ResentJoin:
+    """A client whose HTTP layer resent the join after losing its answer: two lock versions."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def create_model_version(self, *args, **kwargs):
+        self._client.create_model_version(*args, **kwargs)  # the answer that was lost
+        return self._client.create_model_version(*args, **kwargs)
+
+
+def test_a_resent_join_does_not_leave_its_own_place_ahead_of_it(lock):
+    client, model, lock_name = lock
+    with alias_lock(_ResentJoin(client), model, timeout=2, stale_after=60):
+        [holder] = _queue(client, lock_name)
+    assert _queue(client, lock_name) == []

@@ -18,6 +18,12 @@ A waiter updates its own version on every poll: that is its sign of life, and th
 timestamp is the server's "now". A head that showed no sign of life for `stale_after` seconds,
 on the server's clock alone, belonged to a killed process: a waiter deletes that version, and
 the next in the queue holds the lock. Nothing but lock versions is ever deleted.
+
+MLflow's HTTP client resends a request whose answer did not come back (a read timeout, a reset
+connection), POSTs included, so one join can create two versions with the same token: the
+earlier one, which nobody updates, would head the queue until stale and time out every
+promotion meanwhile, this one included. A waiter therefore deletes a head that carries its own
+token.
 """
 
 from __future__ import annotations
@@ -121,6 +127,9 @@ def _wait_for_head(client: MlflowClient, mine: ModelVersion, timeout: float, sta
         head = _queue(client, mine)[0]
         if head.version == mine.version:
             return
+        if head.description == mine.description:  # this promotion's own place, from a resent join
+            _leave(client, head)
+            continue
         silent = now - head.last_updated_timestamp / 1000
         if silent > stale_after:
             _leave(client, head)  # that version only: no number below `mine` is issued again while it lives

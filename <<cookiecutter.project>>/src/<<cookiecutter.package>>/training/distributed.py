@@ -7,6 +7,8 @@ training code runs on a laptop, a CPU runner and a multi-GPU node.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -69,3 +71,28 @@ def barrier(processes: Processes) -> None:
 def stop(processes: Processes) -> None:
     if processes.is_distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def process_group() -> Iterator[Processes]:
+    """Join the process group for the block; every rank leaves it together.
+
+    The main process works on after the last epoch (final evaluation, ONNX export, registration)
+    while the others have nothing left to do. Rank 1 used to destroy its gloo group and exit
+    right away, seconds before rank 0, and once died of SIGABRT at that point ("terminate called
+    without an active exception"), failing a good `make train NPROC=2`. Now, on success, every
+    rank waits at a final barrier until the main process is done, and all then destroy the group
+    at the same point with no collective pending. On an error there is no barrier (another rank
+    may be inside a collective and would never match it): the group is destroyed, the error
+    raised, and torchrun stops the other ranks.
+    """
+    processes = start()
+    try:
+        yield processes
+    except BaseException:
+        stop(processes)
+        raise
+    try:
+        barrier(processes)
+    finally:
+        stop(processes)

@@ -175,16 +175,14 @@ def train(params: Params, reports: Reports, resume: bool = False) -> TrainResult
     validated, reason = validation_passed_for(params.data.path, params.validation.suite, reports)
     if not validated:
         raise TrainingError(reason)
-    processes = distributed.start()
     try:
-        return _train(params, resume, reports, processes)
+        with distributed.process_group() as processes:  # every rank leaves once the main one registered
+            return _train(params, resume, reports, processes)
     except MlflowException as error:
         raise TrainingError(
             f"the tracking server failed: {error}. The last epoch checkpoint is kept: "
             "fix the server, then `make train RESUME=1`"
         ) from error
-    finally:
-        distributed.stop(processes)
 
 
 def _train(params: Params, resume: bool, reports: Reports, processes: distributed.Processes) -> TrainResult | None:
@@ -258,9 +256,8 @@ def _train(params: Params, resume: bool, reports: Reports, processes: distribute
                 },
             )
             progress.update(epoch, values, time.perf_counter() - started)
-        distributed.barrier(processes)
         if not run:
-            return None
+            return None  # the other ranks: wait in distributed.process_group() for the main one
 
         bundle.network.to("cpu")
         final = _eval_scores(bundle, evaluation)

@@ -88,7 +88,7 @@ def test_a_gate_value_out_of_range_is_refused_naming_key_value_and_range(tmp_pat
 
 
 def test_a_pull_request_cannot_loosen_the_merge_tolerance_to_anything(tmp_path):
-    path = _write(tmp_path, PARAMS.read_text().replace("merge_tolerance: 0.01", "merge_tolerance: 10"))
+    path = _with_gate(tmp_path, "merge_tolerance", "10")  # whatever params.yaml holds now
     with pytest.raises(ConfigError) as refused:
         load_params(path, environ={})
     line = str(refused.value).splitlines()[1]

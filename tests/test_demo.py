@@ -28,7 +28,7 @@ def test_demo_promotes_on_push_and_rejects_the_weaker_pull_request(tmp_path: Pat
     assert "image (success) ─> promote (success)" in push
     assert "comment" not in push and "└─> merge-check (success)" in push
     assert "verdict: as expected: the candidate beat the naive baseline; its image was built, then promoted" in push
-    assert "train (success) ─> gate (failure)" in pull_request
+    assert "train (success) ─> gate (success)" in pull_request
     assert "image (skipped) ─> promote (skipped)" in pull_request
     assert "├─> comment (success)" in pull_request and "└─> merge-check (failure)" in pull_request
     assert "reject" in pull_request.split("verdict:")[0]  # the gate's report

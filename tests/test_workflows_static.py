@@ -605,6 +605,7 @@ def test_generated_ci_graph_and_gate_settings(all_rendered):
         assert set(jobs) == {"validate", "test", "train", "gate", "image", "promote", "merge-check"}
         assert jobs["validate"]["with"]["base-sha"] == base_sha
         assert jobs["gate"]["with"]["base-sha"] == base_sha
+        assert jobs["gate"]["with"]["merge-check"] is False, "merge-check.yml, not the gate job, fails a regression"
         merge_check = jobs["merge-check"]
         assert set(merge_check["needs"]) == {"validate", "test", "train", "gate"}
         assert merge_check["if"] == "always()", "a check that can be skipped stays 'Expected' and blocks merges"

@@ -286,6 +286,10 @@ class ActRunner:
         event_file.write_text(json.dumps(event))
         args = [ACT, event_name, "--workflows", workflow, "--eventpath", str(event_file), "--json"]
         args += ["--job", job] if job else []
+        # One job at a time: act 0.2.89 fills its --local-repository cache from every job that
+        # starts, without a lock, and two jobs starting together (validate and test) crash it
+        # now and then ("fatal error: concurrent map writes" in LocalRepositoryCache.Fetch).
+        args += ["--concurrent-jobs", "1"]
         args += [
             "--action-cache-path",
             str(run_dir / "act-cache"),

@@ -31,12 +31,14 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "<<cookiecutter.project>>" / "tools")]
 
-from support.act.harness import ActResult, git_init, pull_request_event, push_event
-from support.act.scenarios import CI_JOBS, REPOSITORY, REPOSITORY_VARIABLES, Registry, runner
-from support.commands import BIN_DIR, PYTHON, git, torch_swap
-from support.template import DEFAULT_PROJECT, TEMPLATE_DIR
+from ci_local.harness import ActResult, git_init, pull_request_event, push_event  # noqa: E402
+from ci_local.report import CI_JOBS  # noqa: E402
+from support.act.scenarios import REPOSITORY, REPOSITORY_VARIABLES, Registry, runner  # noqa: E402
+from support.commands import BIN_DIR, PYTHON, git, torch_swap  # noqa: E402
+from support.template import DEFAULT_PROJECT, TEMPLATE_DIR  # noqa: E402
 
 CONDITIONS = ("pip", "uv-cold", "uv-warm", "reuse")
 INSTALL_STEP = "Set up the project"
@@ -127,8 +129,7 @@ def summarize(push: ActResult, pull_request: ActResult, logs: list[str]) -> dict
 
 def from_log(path: Path) -> ActResult:
     """An act run read back from the log the harness kept (its seconds from the log's timestamps)."""
-    stdout, _, stderr = path.read_text().partition("\n--- stderr\n")
-    result = ActResult.parse(0, 0.0, stdout, stderr, path.parent / "standins")
+    result = ActResult.read(path.parent)
     times = [t for event in result.events if (t := _time(event)) is not None]
     result.seconds = max(times) - min(times) if times else 0.0
     return result

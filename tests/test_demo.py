@@ -1,4 +1,5 @@
-"""`make demo` end to end: a push that promotes, then a weaker pull request that the gate rejects."""
+"""`make demo` end to end, which is the generated project's `make ci-local` in a fresh, committed render:
+on main a push that promotes, then on a branch a weaker pull request whose merge check fails."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support.act.harness import ACT
+from ci_local.harness import ACT
 from support.template import TEMPLATE_DIR
 
 pytestmark = [
@@ -16,13 +17,13 @@ pytestmark = [
 ]
 
 
-def test_demo_promotes_on_push_and_rejects_the_weaker_pull_request(tmp_path: Path, capsys: pytest.CaptureFixture):
+def test_demo_promotes_on_push_and_rejects_the_weaker_pull_request(tmp_path: Path, capfd: pytest.CaptureFixture):
     spec = importlib.util.spec_from_file_location("demo", TEMPLATE_DIR / "scripts" / "demo.py")
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
 
     returncode = demo.main(["--output-dir", str(tmp_path / "demo")])
-    out, err = capsys.readouterr()
+    out, err = capfd.readouterr()
     assert returncode == 0, out + err
     push, pull_request = out.split("== 2. ")
     assert "image (success) ─> promote (success)" in push
@@ -37,4 +38,8 @@ def test_demo_promotes_on_push_and_rejects_the_weaker_pull_request(tmp_path: Pat
     assert "under main's gate policy, whatever the PR's params.yaml says" in pull_request
     assert "the required check merge-check / merge-check failed (merge check: regression)" in pull_request
     assert "gate.merge_tolerance changes from 0.01 to 0.05" in pull_request  # the report lists the rule change
+    assert "gate: decision promote, merge check pass" in push and "ci-local: every job succeeded" in push
+    assert "gate: decision reject, merge check regression" in pull_request
+    assert "--- the comment this pull request would get" in pull_request
+    assert "ci-local: FAILED: merge-check/merge-check" in pull_request
     assert "UNEXPECTED" not in out

@@ -12,7 +12,7 @@ import shutil
 from importlib.metadata import version
 from pathlib import Path
 
-from support.act.harness import git_init
+from ci_local.harness import git_init
 from support.act.scenarios import REPOSITORY, add_badly_formatted_file
 from support.commands import PYTHON, lint_offline
 from support.pins import command_package, hook_commands, pyproject_pins, requirements_pins

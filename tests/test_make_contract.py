@@ -22,7 +22,7 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from support.act.harness import git_init
+from ci_local.harness import git_init
 from support.act.scenarios import REPOSITORY
 from support.commands import (
     PYTHON,

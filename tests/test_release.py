@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ci_local.harness import ACT, push_event
 from release_version import refusal
-from support.act.harness import ACT, push_event
 from support.act.scenarios import REPOSITORY, runner
 from support.commands import git
 from support.template import TEMPLATE_DIR

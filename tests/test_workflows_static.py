@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from pin_setup_project import stale_pins
 
+from ci_local.harness import STANDINS_DIR, local_repositories, third_party_actions
 from support import github_rules
-from support.act.harness import STANDINS_DIR, local_repositories, third_party_actions
 from support.commands import run
 from support.template import COOKIECUTTER_JSON, REUSABLE_WORKFLOWS, TEMPLATE_DIR
 
@@ -156,7 +156,7 @@ def test_every_action_is_pinned_to_a_commit_sha(all_rendered):
             )
 
 
-def test_every_pinned_action_has_one_version_and_an_act_stand_in():
+def test_every_pinned_action_has_one_version_and_an_act_stand_in(default_project):
     pins: dict[str, set[str]] = {}
     for path in [*TEMPLATE_WORKFLOWS, *TEMPLATE_ACTIONS]:
         for line in path.read_text().splitlines():
@@ -165,8 +165,8 @@ def test_every_pinned_action_has_one_version_and_an_act_stand_in():
                 action, sha = match["ref"].split("@")
                 pins.setdefault(action, set()).add(sha)
     assert {action: shas for action, shas in pins.items() if len(shas) > 1} == {}
-    assert set(third_party_actions()) == {"/".join(action.split("/")[:2]) for action in pins}
-    local_repositories(Path("/nonexistent"))  # raises when a stand-in is missing
+    assert set(third_party_actions(TEMPLATE_DIR)) == {"/".join(action.split("/")[:2]) for action in pins}
+    local_repositories(default_project, TEMPLATE_DIR, Path("/nonexistent"))  # raises when a stand-in is missing
 
 
 def test_reusable_workflows_load_setup_project_at_one_current_commit_sha():

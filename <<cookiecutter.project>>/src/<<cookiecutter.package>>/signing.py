@@ -57,7 +57,7 @@ def sign_bundle(
         config.use_sigstore_signer(use_ambient_credentials=True)
         method = "sigstore"
     elif local_key is not None:
-        config.use_elliptic_key_signer(private_key=_development_key(local_key))
+        config.use_elliptic_key_signer(private_key=development_key(local_key))
         method = "key"
     else:
         raise SignatureError(
@@ -117,7 +117,7 @@ def verify_bundle(bundle_dir: Path, signature: Path, environ: Mapping[str, str] 
     return signer
 
 
-def _development_key(private: Path) -> Path:
+def development_key(private: Path) -> Path:
     """The local development key pair (`private`, and its public key beside it as `.pub.pem`),
     made on first use and said so: verify with MODEL_SIGNING_PUBLIC_KEY=<that public key>."""
     if not private.is_file():

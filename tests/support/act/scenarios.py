@@ -1,24 +1,20 @@
 """What the act scenarios share: the project's identity on GitHub, the MLflow registry the jobs
-write to, a commit that weakens the model, a file that fails the lint, and ci.yml's job graph
-drawn with each job's result.
+write to (with the tests' signing key), a commit that weakens the model and a file that fails
+the lint. The harness itself is the generated project's ci_local package.
 
-Used by tests/test_workflows_act.py and scripts/demo.py.
+Used by tests/test_workflows_act*.py and scripts/demo.py.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Mapping
 from pathlib import Path
 
-import mlflow
-from mlflow.exceptions import MlflowException
-
-from support.act.harness import ActRunner
+from ci_local.harness import ActResult, ActRunner, git_init
+from ci_local.registry import LocalRegistry
 from support.commands import git, params_variant
 from support.signing import PUBLIC_KEY_PEM, SIGNING_KEY_PEM
-from support.template import COOKIECUTTER_JSON, DEFAULT_PACKAGE, DEFAULT_PROJECT
+from support.template import COOKIECUTTER_JSON, DEFAULT_PACKAGE, DEFAULT_PROJECT, TEMPLATE_DIR, render
 
 REPOSITORY = f"acme/{DEFAULT_PROJECT}"
 LABELS = json.loads(COOKIECUTTER_JSON["gpu_runner_labels"])
@@ -37,88 +33,24 @@ LOOSEST_MERGE_TOLERANCE = 0.05
 # train from params.yaml with their own epoch counts, still pass; and that loosen the merge
 # check as far as its bound allows, which must not help: the base commit's policy judges.
 WEAKER_MODEL = {"train": {"epochs": 1, "learning_rate": 0.001}, "gate": {"merge_tolerance": LOOSEST_MERGE_TOLERANCE}}
-# Each job of ci.yml as act names it (caller job / job of the called workflow).
-CI_JOBS = {
-    "validate": "validate/validate",
-    "test": "test/test",
-    "train": "train/train",
-    "gate": "gate/gate",
-    "comment": "gate/comment",
-    "image": "image/image",
-    "promote": "promote/promote",
-    "merge-check": "merge-check/merge-check",
-}
-# The candidate credential (repository secrets): train, gate and image. SQLite ignores the
-# user and password; they are there so the jobs get what they would get on GitHub.
-CANDIDATE_USER = {"MLFLOW_TRACKING_USERNAME": "candidate-bot", "MLFLOW_TRACKING_PASSWORD": "candidate-secret"}
-# The production credential (environment secrets of the production environment): promote only.
-PROMOTE_USER = {"MLFLOW_PROMOTE_USERNAME": "promote-bot", "MLFLOW_PROMOTE_PASSWORD": "promote-secret"}
 
 
 def runner(project: Path, workdir: Path) -> ActRunner:
     """An act runner for a default render committed with `git_init(project, REPOSITORY)`."""
-    return ActRunner(project=project, workdir=workdir, labels=LABELS, repository=REPOSITORY)
+    return ActRunner(project=project, workdir=workdir, labels=LABELS, repository=REPOSITORY, workflows_dir=TEMPLATE_DIR)
 
 
-class Registry:
-    """An MLflow tracking/registry store in one SQLite file, passed to the jobs as a secret.
+class Registry(LocalRegistry):
+    """The default render's registry, whose production credential signs with the tests' key."""
 
-    Two registered models: `model`, the production one (written only by `make promote` and
-    `make rollback`), and `model`-candidates, where every training run registers a version.
-    """
+    def __init__(self, db: Path, model: str = DEFAULT_PACKAGE, candidates: str | None = None) -> None:
+        super().__init__(db, model, candidates)
 
-    def __init__(self, db: Path, model: str = DEFAULT_PACKAGE) -> None:
-        self.db, self.model = db, model
-        self.candidates = f"{model}-candidates"
-        self.uri = f"sqlite:///{db}"
-        self.client = mlflow.MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+    def add_experiment(self, artifacts: Path, name: str = DEFAULT_PROJECT, production: str | None = None) -> Registry:
+        return super().add_experiment(artifacts, name, production)
 
-    def copy(self, db: Path) -> Registry:
-        """The same store in another file."""
-        shutil.copyfile(self.db, db)
-        return Registry(db, self.model)
-
-    def add_experiment(self, artifacts: Path, name: str = DEFAULT_PROJECT) -> Registry:
-        """Create the project's experiments with their artifacts under `artifacts`: outside the
-        jobs' workspaces, which act deletes after each job. Training runs go to `name`, the bytes
-        of production versions to `name`-production (params.yaml's mlflow section)."""
-        self.client.create_experiment(name, artifact_location=artifacts.as_uri())
-        self.client.create_experiment(f"{name}-production", artifact_location=(artifacts / "production").as_uri())
-        return self
-
-    def champion(self) -> str | None:
-        """The production version the `champion` alias points at, or None."""
-        try:
-            return str(self.client.get_model_version_by_alias(self.model, "champion").version)
-        except MlflowException:
-            return None
-
-    def champion_tags(self) -> dict[str, str]:
-        """The tags of the production champion ({} without one)."""
-        try:
-            return dict(self.client.get_model_version_by_alias(self.model, "champion").tags)
-        except MlflowException:
-            return {}
-
-    def _versions(self, name: str) -> list[str]:
-        return sorted((str(v.version) for v in self.client.search_model_versions(f"name='{name}'")), key=int)
-
-    def versions(self) -> list[str]:
-        """Every version of the production model (one per promotion)."""
-        return self._versions(self.model)
-
-    def candidate_versions(self) -> list[str]:
-        """Every version of the candidates model (one per training run)."""
-        return self._versions(self.candidates)
-
-    def secrets(self) -> dict[str, str]:
-        """The repository secrets ci.yml needs: the candidate credential (what pull requests get)."""
-        return {"MLFLOW_TRACKING_URI": self.uri, **CANDIDATE_USER, "GITHUB_TOKEN": "act-fake-token"}
-
-    def promote_secrets(self) -> dict[str, str]:
-        """secrets() plus the production credential and signing key (on GitHub: the production
-        environment's secrets)."""
-        return self.secrets() | PROMOTE_USER | {"MODEL_SIGNING_KEY": SIGNING_KEY_PEM}
+    def promote_secrets(self, signing_key_pem: str = SIGNING_KEY_PEM) -> dict[str, str]:
+        return super().promote_secrets(signing_key_pem)
 
 
 def weaken_model(project: Path, branch: str = "weaker-model") -> str:
@@ -150,27 +82,44 @@ def add_badly_formatted_file(project: Path) -> Path:
     return bad
 
 
-def job_graph(jobs: Mapping[str, str], pull_request: bool = False) -> str:
-    """ci.yml's job graph with each job's result; a job that never started is `skipped`.
+# --- what the act test modules assert on -----------------------------------------------------
+# The aggregate check a ruleset requires: it runs on every event, whatever ran before it.
+MERGE_CHECK = "merge-check/merge-check"
+# Every job of ci.yml as act names it: caller job / job of the called workflow.
+ALL_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "image/image", "promote/promote", MERGE_CHECK}
+# The jobs of a pull request that trains and gates: never image or promote.
+PULL_REQUEST_JOBS = {"validate/validate", "test/test", "train/train", "gate/gate", "gate/comment", MERGE_CHECK}
+# lint.yml's one job (`make lint`), which a push to main starts beside ci.yml.
+LINT_JOB = "lint/pre-commit"
+# Every workflow of the project that a push to main starts: ci.yml and lint.yml.
+PUSH_WORKFLOWS = ".github/workflows"
+IMAGE = f"ghcr.io/{REPOSITORY}"  # image_name left empty: the repository's own path
+PROMOTE_ERROR = "MLFLOW_PROMOTE_USERNAME or MLFLOW_PROMOTE_PASSWORD is empty"
 
-    validate (success) ─┐
-    test (success) ─────┴─> train (success) ─> gate (success) ─> image (success) ─> promote (success)
-                                                               └─> merge-check (success)
-    (a pull request's gate also has its comment job; merge-check follows validate, test, train and gate)
-    """
 
-    def label(name: str) -> str:
-        return f"{name} ({jobs.get(CI_JOBS[name], 'skipped')})"
+def empty_registry_in(directory: Path) -> Registry:
+    """A migrated, empty store (migrations cost seconds: make it once, then copy it)."""
+    registry = Registry(directory / "empty.db")
+    registry.client.search_experiments()  # creates and migrates the schema
+    return registry
 
-    first, second = label("validate"), label("test")
-    width = max(len(first), len(second)) + 1
-    chain = " ─> ".join(label(name) for name in ("train", "gate", "image", "promote"))
-    lines = [
-        f"{first} {'─' * (width - len(first))}┐",
-        f"{second} {'─' * (width - len(second))}┴─> {chain}",
-    ]
-    column = lines[1].index(label("gate")) + len(label("gate")) + 1
-    if pull_request:  # gate.yml's comment job, after the gate
-        lines.append(" " * column + "├─> " + label("comment"))
-    lines.append(" " * column + "└─> " + label("merge-check"))
-    return "\n".join(lines)
+
+def fresh_registry(empty: Registry, directory: Path) -> Registry:
+    """A private empty store whose experiment keeps artifacts in `directory` (jobs run in throw-away copies)."""
+    return empty.copy(directory / "mlflow.db").add_experiment(directory / "artifacts")
+
+
+def committed_render(directory: Path) -> tuple[Path, str]:
+    """The default render, committed, with an origin on github.com: (directory, HEAD sha)."""
+    path = render(directory)
+    return path, git_init(path, REPOSITORY)
+
+
+def assert_jobs(result: ActResult, expected: dict[str, str]) -> None:
+    """Exactly these jobs ran, with these results; every other job of ci.yml never started."""
+    assert result.jobs == expected, result.describe()
+
+
+def gate_digest(result: ActResult) -> str:
+    """The candidate digest the gate job reported (its reports/gate.json)."""
+    return json.loads((result.artifact("gate-report") / "gate.json").read_text())["candidate_digest"]

@@ -1,6 +1,7 @@
-"""`make serve` as a new user runs it: after `make validate train gate promote` into a local
-SQLite registry, with no MODEL_DIR=, the server exports the champion, serves it and answers
-the README's example; without an export it says what to run, in one line."""
+"""The README's first hour as a new user runs it: `make validate train gate promote` into a local
+SQLite registry, with no signing key of their own, prints what the README shows; then `make serve`,
+with no MODEL_DIR=, exports the champion, serves it and answers the README's example; without an
+export it says what to run, in one line."""
 
 import json
 import os
@@ -61,17 +62,25 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def make_env(project: Path) -> dict[str, str]:
-    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}", "MODEL_DIR": ""}
+    """A new user's environment: no signing key set up (promote makes a development one)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MODEL_SIGNING_")}
+    return env | {"MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}", "MODEL_DIR": ""}
 
 
 @pytest.fixture(scope="module")
-def served(project: Path, make_env: dict[str, str]) -> Iterator[str]:
-    """`make serve` on a free port, started after the pipeline promoted a champion; stopped after the module."""
-    pipeline = subprocess.run(
+def pipeline(project: Path, make_env: dict[str, str]) -> str:
+    """What `make validate train gate promote` printed; it promoted a champion."""
+    completed = subprocess.run(
         _make("validate", "train", "gate", "promote"),
         cwd=project, env=make_env, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert pipeline.returncode == 0, pipeline.stdout + pipeline.stderr
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout + completed.stderr
+
+
+@pytest.fixture(scope="module")
+def served(project: Path, make_env: dict[str, str], pipeline: str) -> Iterator[str]:
+    """`make serve` on a free port, started after the pipeline promoted a champion; stopped after the module."""
     port = _free_port()
     server = subprocess.Popen(
         _make("serve", PORT=str(port)),
@@ -90,6 +99,17 @@ def served(project: Path, make_env: dict[str, str]) -> Iterator[str]:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_the_first_hour_shows_what_the_pipeline_prints(pipeline: str):
+    """Each line of the README's "Run the pipeline" output, `...` standing for what varies."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    step = readme[readme.index("2. **Run the pipeline**") : readme.index("3. **Serve the champion**")]
+    shown = [line.strip() for line in step.split("```")[1].splitlines()[1:] if line.strip()]
+    assert len(shown) >= 4, step
+    for line in shown:
+        pattern = ".*".join(re.escape(part) for part in line.split("..."))
+        assert re.search(pattern, pipeline), f"the README shows {line!r}; the pipeline printed:\n{pipeline}"
 
 
 def test_make_serve_serves_the_champion_from_build_model(served: str, project: Path):

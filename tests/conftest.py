@@ -7,29 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from shard_tests import longest_first, read_durations, seconds_per_test, units, whole_files
 
 from support.services import Postgres
 from support.template import MATRIX, MATRIX_IDS, render
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On a pytest-xdist worker (`make test` runs one per core): order the tests as the shards'
-    units, longest first, so that an idle worker always takes the longest work left and the run
-    does not end on one worker still busy with an act scenario; and keep each file whose tests
-    share a module fixture on one worker (an `xdist_group` of its own, unless it names one)."""
-    if not hasattr(config, "workerinput"):
-        return
-    ids = [item.nodeid for item in items]
-    whole = whole_files(ids)
-    ordered = longest_first(units(ids, whole), seconds_per_test(ids, read_durations()))
-    rank = {test: index for index, unit in enumerate(ordered) for test in unit.tests}
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        if path in whole and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(path))
-    items.sort(key=lambda item: rank[item.nodeid])
 
 
 @pytest.fixture(scope="session")

@@ -32,9 +32,6 @@ from support.services import free_port
 from support.signing import PUBLIC_KEY_PEM, SIGNING_KEY_PEM
 from support.template import DEFAULT_PACKAGE, render
 
-# One pytest-xdist worker runs every buildah test: they share the base image that the first one builds.
-pytestmark = pytest.mark.xdist_group("buildah")
-
 IMAGE = "localhost/ml-cicd-template/penguin-classifier"
 MODEL_NAME = "image_test_model"
 MAX_ADDED_BYTES = 300 * 10**6  # the size budget of the layers over the base image

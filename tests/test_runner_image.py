@@ -21,9 +21,6 @@ from support.commands import BIN_DIR, run
 from support.images import buildah, pip_trust_flags, python_base_image, require_buildah
 from support.template import TEMPLATE_DIR
 
-# One pytest-xdist worker runs every buildah test: they share the base image that the first one builds.
-pytestmark = pytest.mark.xdist_group("buildah")
-
 ARC = Path("deploy/arc")
 DOCKERFILE = ARC / "runner.Dockerfile"
 VALUES = ARC / "gpu-runner-scale-set.values.yaml"

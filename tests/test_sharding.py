@@ -23,14 +23,12 @@ from shard_tests import (
     collect,
     junit_durations,
     keeps_whole,
-    longest_first,
     main,
     parse_collect_output,
     parse_shard,
     plan,
     read_durations,
     seconds_per_test,
-    units,
     whole_files,
 )
 
@@ -89,16 +87,6 @@ def test_shards_are_balanced_by_recorded_durations():
         # and with many small units they are within 10% of an even split
         assert max(totals) - min(totals) <= max(costs), (count, totals)
         assert max(totals) <= 1.1 * sum(totals) / count, (count, totals)
-
-
-def test_xdist_workers_take_whole_files_and_tests_longest_first():
-    """The order tests/conftest.py gives `make test`'s workers: a whole file's tests together at
-    the place of their summed time, ties in collection order."""
-    seconds = {"tests/test_a.py::t1": 3.0, "tests/test_a.py::t2": 4.0, "tests/test_b.py::t": 5.0}
-    seconds |= {"tests/test_c.py::t": 9.0, "tests/test_d.py::t": 5.0}
-    ids = list(seconds)
-    order = [unit.arg for unit in longest_first(units(ids, {"tests/test_a.py"}), seconds)]
-    assert order == ["tests/test_c.py::t", "tests/test_a.py", "tests/test_b.py::t", "tests/test_d.py::t"]
 
 
 def test_a_test_without_a_recorded_duration_counts_as_the_median():

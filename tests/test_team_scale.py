@@ -151,10 +151,12 @@ def _signal(path: Path, text: str) -> None:
 
 
 def _wait_for(path: Path, racers: list[subprocess.Popen]) -> str:
+    """The file's text once a racer writes it; fails fast when a racer crashed. A racer that exited
+    0 has finished its rounds (it writes its last outcome, then exits, possibly before this looks)."""
     deadline = time.monotonic() + 120
     while not path.exists():
         assert time.monotonic() < deadline, f"no {path.name}"
-        assert all(racer.poll() is None for racer in racers), [racer.communicate() for racer in racers]
+        assert all(racer.poll() in (None, 0) for racer in racers), [racer.communicate() for racer in racers]
         time.sleep(0.01)
     return path.read_text()
 

@@ -10,6 +10,9 @@ TORCH_VERSION ?= 2.13.0
 TORCH_INDEX_URL ?=
 DEMO_DIR ?= build/demo
 PYTEST_ARGS ?=
+# `make test`'s pytest-xdist workers: auto, one per core; JOBS=0 runs the suite in this process
+# (for --pdb). Most tests wait on one busy subprocess (act, training, uv), so cores stay busy.
+JOBS ?= auto
 MIRROR ?=
 SHA ?=
 # JUnit XML reports for `make durations` (the CI shards' build/junit-shard-*.xml); empty: run the suite
@@ -39,11 +42,15 @@ lock-dev: ## refresh requirements-dev.lock after editing requirements-dev.txt (c
 demo: $(STAMP) ## render a project and run its CI under act: a push that promotes, then a weaker PR the gate rejects
 	$(PYTHON) scripts/demo.py --output-dir $(DEMO_DIR)
 
-test: $(STAMP) ## run the template's whole test suite (renders, lints, pipelines, workflows)
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest $(PYTEST_ARGS)
+# loadscope with tests/conftest.py's scopes: a file whose tests share a module fixture runs whole on
+# one worker; the work goes out longest first (conftest's order, which --no-loadscope-reorder keeps)
+XDIST = -n $(JOBS) --dist loadscope --no-loadscope-reorder
+
+test: $(STAMP) ## run the template's whole test suite (renders, lints, pipelines, workflows) on JOBS workers
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the suite without tests marked slow
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 durations: $(STAMP) ## rewrite tests/durations.json (what CI's shards are balanced by) from a run of the suite, or from JUNIT="a.xml b.xml"
 	$(if $(JUNIT),,-PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest --junitxml=build/junit.xml $(PYTEST_ARGS))

@@ -10,6 +10,9 @@ own, named by its node id. Units are placed longest first on the shard with the 
 far; a unit's time comes from tests/durations.json (node id or file: seconds), and a test with
 no recorded time counts as the median of the recorded ones. `args` writes one argument per
 line, for pytest's `@FILE` (node ids hold spaces and quotes).
+
+On one machine, `make test`'s pytest-xdist workers take the same units in the same order
+(tests/conftest.py): a worker that falls idle takes the longest unit left.
 """
 
 from __future__ import annotations
@@ -166,6 +169,17 @@ def seconds_per_test(ids: Sequence[str], durations: Mapping[str, float]) -> dict
     return result
 
 
+def unit_seconds(unit: Unit, seconds: Mapping[str, float]) -> float:
+    return sum(seconds[test] for test in unit.tests)
+
+
+def longest_first(items: Sequence[Unit], seconds: Mapping[str, float]) -> list[Unit]:
+    """The units by time, longest first (ties: their order in `items`): greedy placement in this
+    order is what keeps the last unit to finish short, on shards and on pytest-xdist workers alike."""
+    order = {unit.arg: index for index, unit in enumerate(items)}
+    return sorted(items, key=lambda unit: (-unit_seconds(unit, seconds), order[unit.arg]))
+
+
 def assign(items: Sequence[Unit], seconds: Mapping[str, float], shards: int) -> list[list[Unit]]:
     """Greedy: the longest unit first, each onto the shard with the least time so far (ties: lowest).
 
@@ -175,14 +189,13 @@ def assign(items: Sequence[Unit], seconds: Mapping[str, float], shards: int) -> 
         raise ValueError(f"the number of shards must be at least 1, not {shards}")
     if len(items) < shards:
         raise ValueError(f"{len(items)} units cannot fill {shards} shards: an empty shard would run every test")
-    cost = {unit.arg: sum(seconds[test] for test in unit.tests) for unit in items}
     order = {unit.arg: index for index, unit in enumerate(items)}
     totals = [0.0] * shards
     placed: list[list[Unit]] = [[] for _ in range(shards)]
-    for unit in sorted(items, key=lambda unit: (-cost[unit.arg], order[unit.arg])):
+    for unit in longest_first(items, seconds):
         lightest = min(range(shards), key=lambda index: (totals[index], index))
         placed[lightest].append(unit)
-        totals[lightest] += cost[unit.arg]
+        totals[lightest] += unit_seconds(unit, seconds)
     return [sorted(shard, key=lambda unit: order[unit.arg]) for shard in placed]
 
 

@@ -7,9 +7,46 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from shard_tests import longest_first, read_durations, seconds_per_test, units, whole_files
+from xdist.scheduler import LoadScopeScheduling
 
 from support.services import Postgres
 from support.template import MATRIX, MATRIX_IDS, render
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a pytest-xdist worker (`make test` runs one per core): order the tests as the shards'
+    units, longest first, so that an idle worker always takes the longest work left and the run
+    does not end on one worker still busy with an act scenario."""
+    if not hasattr(config, "workerinput"):
+        return
+    ids = [item.nodeid for item in items]
+    ordered = longest_first(units(ids, whole_files(ids)), seconds_per_test(ids, read_durations()))
+    rank = {test: index for index, unit in enumerate(ordered) for test in unit.tests}
+    items.sort(key=lambda item: rank[item.nodeid])
+
+
+class UnitScheduling(LoadScopeScheduling):
+    """xdist's loadscope scheduling with the shards' units as scopes: a file whose tests share a
+    module fixture goes to one worker whole (its fixture set up once), any other test alone.
+    xdist's own `loadgroup` cannot say this here: it renames node ids through an attribute
+    pytest 9.2 no longer reads, so its groups are silently split."""
+
+    def __init__(self, config: pytest.Config, log: object = None) -> None:
+        super().__init__(config, log)
+        self._whole: dict[str, bool] = {}
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        if path not in self._whole:
+            self._whole[path] = bool(whole_files([nodeid]))
+        return path if self._whole[path] else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> UnitScheduling | None:
+    """`--dist loadscope` (what `make test` asks for) schedules by the shards' units."""
+    return UnitScheduling(config, log) if config.getvalue("dist") == "loadscope" else None
 
 
 @pytest.fixture(scope="session")

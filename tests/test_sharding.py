@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,14 +24,18 @@ from shard_tests import (
     collect,
     junit_durations,
     keeps_whole,
+    longest_first,
     main,
     parse_collect_output,
     parse_shard,
     plan,
     read_durations,
     seconds_per_test,
+    units,
     whole_files,
 )
+
+from support.commands import PYTHON
 
 WORKFLOW = ROOT / ".github" / "workflows" / "template-ci.yml"
 
@@ -87,6 +92,29 @@ def test_shards_are_balanced_by_recorded_durations():
         # and with many small units they are within 10% of an even split
         assert max(totals) - min(totals) <= max(costs), (count, totals)
         assert max(totals) <= 1.1 * sum(totals) / count, (count, totals)
+
+
+def test_xdist_workers_take_whole_files_and_tests_longest_first():
+    """The order tests/conftest.py gives `make test`'s workers: a whole file's tests together at
+    the place of their summed time, ties in collection order."""
+    seconds = {"tests/test_a.py::t1": 3.0, "tests/test_a.py::t2": 4.0, "tests/test_b.py::t": 5.0}
+    seconds |= {"tests/test_c.py::t": 9.0, "tests/test_d.py::t": 5.0}
+    ids = list(seconds)
+    order = [unit.arg for unit in longest_first(units(ids, {"tests/test_a.py"}), seconds)]
+    assert order == ["tests/test_c.py::t", "tests/test_a.py", "tests/test_b.py::t", "tests/test_d.py::t"]
+
+
+def test_make_tests_workers_run_a_whole_file_on_one_worker():
+    """`make test`'s scheduling for real: test_release.py shares a module fixture, so its tests
+    run on one worker, while the single tests beside it go wherever a worker is free."""
+    whole, singles = "tests/test_release.py", "tests/test_sharding.py"
+    command = [PYTHON, "-m", "pytest", "-n", "2", "--dist", "loadscope", "--no-loadscope-reorder", "-v"]
+    command += ["-p", "no:cacheprovider", whole, singles, "-k", "not xdist and not make_tests_workers"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-3000:]
+    ran = re.findall(r"^\[(gw\d)\] .*? PASSED (\S+)", result.stdout, re.MULTILINE)
+    workers = {worker for worker, node in ran if node.startswith(whole)}
+    assert len([node for _, node in ran if node.startswith(whole)]) >= 10 and len(workers) == 1, ran
 
 
 def test_a_test_without_a_recorded_duration_counts_as_the_median():

@@ -7,6 +7,7 @@ Debian suite, so later runs of the suite reuse it (rebuilt when older than BASE_
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ SUITE = os.environ.get("DEBIAN_SUITE", "bookworm")  # bookworm's python3 is 3.11
 MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BASE_IMAGE = f"localhost/ml-cicd-template/python-base:{SUITE}"
 BASE_MAX_AGE = timedelta(days=30)  # then rebuilt, to pick up Debian's security updates
+BASE_LOCK = Path(tempfile.gettempdir()) / "ml-cicd-template-python-base.lock"
 BUILDAH_ENV = {"STORAGE_DRIVER": "vfs", "BUILDAH_ISOLATION": "chroot"}
 # Only what python:3.x-slim also leaves out: package caches, docs, man pages, translations.
 TRIMMED = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale")
@@ -63,9 +65,16 @@ def _base_is_fresh() -> bool:
 
 
 def python_base_image() -> str:
-    """The Debian + python3 base image, built on first use (about a minute) and kept."""
-    if _base_is_fresh():
-        return BASE_IMAGE
+    """The Debian + python3 base image, built on first use (about a minute) and kept; one builder
+    at a time (`make test`'s workers run the image tests side by side)."""
+    with BASE_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not _base_is_fresh():
+            _build_base_image()
+    return BASE_IMAGE
+
+
+def _build_base_image() -> None:
     if shutil.which("debootstrap") is None:
         pytest.skip("debootstrap is not installed (Debian: apt-get install debootstrap)")
     with tempfile.TemporaryDirectory(prefix="rootfs-") as rootfs:
@@ -81,7 +90,6 @@ def python_base_image() -> str:
         environment = ["--env", "PATH=/usr/local/bin:/usr/bin:/bin", "--env", "LANG=C.UTF-8"]
         buildah("config", *environment, "--cmd", "python3", container)
         buildah("commit", "--quiet", "--rm", container, BASE_IMAGE)
-    return BASE_IMAGE
 
 
 def pip_trust_flags(scratch: Path) -> list[str]:

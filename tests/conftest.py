@@ -35,13 +35,13 @@ class UnitScheduling(LoadScopeScheduling):
 
     def __init__(self, config: pytest.Config, log: object = None) -> None:
         super().__init__(config, log)
-        self._whole: dict[str, bool] = {}
+        self._unit_of: dict[str, str] = {}
 
     def _split_scope(self, nodeid: str) -> str:
-        path = nodeid.split("::", 1)[0]
-        if path not in self._whole:
-            self._whole[path] = bool(whole_files([nodeid]))
-        return path if self._whole[path] else nodeid
+        if not self._unit_of:  # the collection is known by the time xdist asks for scopes
+            ids = self.collection or []
+            self._unit_of = {test: unit.arg for unit in units(ids, whole_files(ids)) for test in unit.tests}
+        return self._unit_of[nodeid]
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> UnitScheduling | None:

@@ -35,8 +35,6 @@ from shard_tests import (
     whole_files,
 )
 
-from support.commands import PYTHON
-
 WORKFLOW = ROOT / ".github" / "workflows" / "template-ci.yml"
 
 
@@ -108,8 +106,8 @@ def test_make_tests_workers_run_a_whole_file_on_one_worker():
     """`make test`'s scheduling for real: test_release.py shares a module fixture, so its tests
     run on one worker, while the single tests beside it go wherever a worker is free."""
     whole, singles = "tests/test_release.py", "tests/test_sharding.py"
-    command = [PYTHON, "-m", "pytest", "-n", "2", "--dist", "loadscope", "--no-loadscope-reorder", "-v"]
-    command += ["-p", "no:cacheprovider", whole, singles, "-k", "not xdist and not make_tests_workers"]
+    selection = f'-v -p no:cacheprovider {whole} {singles} -k "not xdist and not make_tests_workers"'
+    command = ["make", "--no-print-directory", "test", "JOBS=2", f"PYTEST_ARGS={selection}"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-3000:]
     ran = re.findall(r"^\[(gw\d)\] .*? PASSED (\S+)", result.stdout, re.MULTILINE)

@@ -15,6 +15,7 @@ this checkout for the reusable workflows (WORKFLOWS_DIR) and at this interpreter
    loosens the merge tolerance, a pull request with the candidate credential only: the gate
    scores the new candidate against champion 1 under main's rules, finds a regression and the
    required check merge-check FAILS; image and promote do not run and the champion stays 1.
+   Its test job runs only the tests not marked slow (MARKERS=not slow): the push ran them all.
 
 After each run the demo checks what the run left (job results, the registry, the fake image
 registry of the stand-ins) and prints a verdict; it exits 0 only when both went as expected.
@@ -40,13 +41,16 @@ from support.act.scenarios import REPOSITORY, WEAKER_MODEL, weaken_model  # noqa
 from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, TEMPLATE_DIR  # noqa: E402
 
 BIN_DIR = Path(sys.executable).parent
+# The pull request's run checks the gate's verdict, not the suite the push already ran whole.
+QUICK_TESTS = "MARKERS=not slow"
 Checks = dict[str, tuple[object, object]]  # what: (seen, expected)
 
 
-def ci_local(project: Path, timeout: float) -> tuple[int, ActResult]:
-    """`make ci-local` as a user runs it, its output passed through; (exit status, the run it made)."""
+def ci_local(project: Path, timeout: float, *make_args: str) -> tuple[int, ActResult]:
+    """`make ci-local [MAKE_ARGS]` as a user runs it, its output passed through; (exit status, the run it made)."""
     env = os.environ | {"PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"}  # act beside this Python
     command = ["make", "--no-print-directory", "ci-local", f"WORKFLOWS_DIR={TEMPLATE_DIR}", f"PYTHON={sys.executable}"]
+    command += make_args
     completed = subprocess.run(command, cwd=project, env=env, timeout=timeout, check=False)
     latest = sorted((project / ".ci-local" / "runs").iterdir())[-1]
     return completed.returncode, ActResult.read(latest)
@@ -147,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{section}.{key}: {value}" for section, values in WEAKER_MODEL.items() for key, value in values.items()
     )
     print(f"\n== 2. make ci-local on branch {branch} ({weak_sha[:7]}: {change}): a pull request, champion 1")
-    returncode, pull_request = ci_local(project, args.timeout)
+    print(f"(with {QUICK_TESTS}: the test job runs the tests not marked slow; the push ran them all)", flush=True)
+    returncode, pull_request = ci_local(project, args.timeout, QUICK_TESTS)
     gate = gate_report(pull_request)
     expected = (
         f"candidate {gate.get('candidate_version')} ({gate.get('metric')} {gate.get('candidate_value', 0):.4f}) scored"

@@ -41,6 +41,7 @@ from support.act.scenarios import (
     empty_registry_in,
     fresh_registry,
     gate_digest,
+    reported_test_modules,
     runner,
     weaken_model,
 )
@@ -73,7 +74,7 @@ def first_push(tmp_path_factory, project, empty_registry) -> tuple[ActResult, Re
     workdir = tmp_path_factory.mktemp("act-push")
     registry = fresh_registry(empty_registry, workdir)
     path, sha = project
-    result = runner(path, workdir).run(
+    result = runner(path, workdir, whole_suite=True).run(
         "push",
         push_event(REPOSITORY, sha),
         workflow=PUSH_WORKFLOWS,
@@ -104,6 +105,7 @@ def test_push_to_main_trains_gates_builds_and_promotes_the_image(first_push):
 
     assert result.outputs("validate/validate")["passed"] == "true"
     assert result.outputs("test/test")["reused"] == "true", "the jobs must reuse the test interpreter"
+    assert "tests.test_pipeline" in reported_test_modules(result), "the push must run the whole generated suite"
     train = result.outputs("train/train")
     assert train["model-version"] == "1"
     assert len(train["run-id"]) == 32
@@ -245,6 +247,8 @@ def test_pull_request_with_an_unchanged_model_passes_the_merge_check(tmp_path, p
     )
 
     assert_jobs(result, dict.fromkeys(PULL_REQUEST_JOBS, "success"))
+    quick = reported_test_modules(result)
+    assert quick and "tests.test_pipeline" not in quick, "the test job runs `make test MARKERS='not slow'`"
     gate = result.outputs("gate/gate")
     assert (gate["decision"], gate["merge"]) == ("reject", "pass")
     (body,) = (result.standin_dir / "comments").glob("pr7-*.md")

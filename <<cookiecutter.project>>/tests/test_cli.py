@@ -39,6 +39,7 @@ def test_every_command_has_a_rule():
     assert set(RULES) == set(COMMANDS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", sorted(RULES))
 def test_command_loads_only_its_stage(command):
     forbidden, allowed = RULES[command]
@@ -69,6 +70,7 @@ def test_gate_before_training_says_so_in_one_line(tmp_path, monkeypatch, capsys)
     ]
 
 
+@pytest.mark.slow
 def test_a_password_in_the_tracking_uri_never_reaches_the_output(tmp_path):
     """Outside CI the URI may carry credentials: MLflow's error repeats the URI, and the traceback
     kept for an unexpected failure shows it, redacted, with the host that failed."""

@@ -28,6 +28,8 @@ from << cookiecutter.package >>.validation.report import run_validation
 from << cookiecutter.package >>.validation.suite import build_suite
 from tests.helpers import PROJECT_ROOT, as_task, records, with_settings
 
+pytestmark = pytest.mark.slow
+
 
 def _champion(params) -> str | None:
     return alias_version(connect(params), params.model.name, CHAMPION)

@@ -23,6 +23,7 @@ def _metric_names(expression: str) -> set[str]:
     return {name for name in names if name.lower() not in PROMQL_WORDS and not re.fullmatch(r"\d+[smhd]?", name)}
 
 
+@pytest.mark.slow
 def test_alerts_and_dashboard_use_only_metrics_that_are_exported(server, features, params, tmp_path):
     """Scrape the running server (and run the drift check) and compare with every expression."""
     call(f"{server}/predict", records(features, 2))

@@ -103,6 +103,7 @@ def _make_gate(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
 
 
+@pytest.mark.slow
 def test_make_gate_base_takes_the_policy_of_the_base_commit(quick, reports, tmp_path):
     """The newer commit loosens the merge tolerance; with BASE= the older commit's 0.01 decides
     and gate.json names that commit; without it, the newer commit's own policy does."""

@@ -88,7 +88,7 @@ def _assert_matches_resampling_rows(metric: Metric, labels, good, weak):
     ("name", "rows", "weak_skill"),
     # 300 rows: every (true, champion, candidate) cell of 5 classes occurs; 5,000 rows: bins of the
     # per-row difference hold several rows each, so the binning is what is compared
-    [*((name, 300, 0.25) for name in CLASSIFICATION), ("log_loss", 5_000, 0.3)],
+    [*((name, 300, 0.25) for name in CLASSIFICATION), pytest.param("log_loss", 5_000, 0.3, marks=pytest.mark.slow)],
 )
 def test_matches_resampling_the_rows_within_monte_carlo_error(name, rows, weak_skill):
     # a close contest, so the interval straddles 0
@@ -98,6 +98,12 @@ def test_matches_resampling_the_rows_within_monte_carlo_error(name, rows, weak_s
 
 # rmse and r2 are recomputed from resampled sums; with 5,000 rows the bins of the linearised
 # per-row difference hold several rows each, so the binning is what is compared
-@pytest.mark.parametrize(("name", "rows"), [*((name, 300) for name in REGRESSION), ("rmse", 5_000), ("r2", 5_000)])
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [
+        *((name, 300) for name in REGRESSION),
+        *(pytest.param(name, 5_000, marks=pytest.mark.slow) for name in ("rmse", "r2")),
+    ],
+)
 def test_regression_metrics_match_resampling_the_rows(name, rows):
     _assert_matches_resampling_rows(METRICS[name], *_regression_predictions(4, rows))

@@ -56,6 +56,7 @@ def test_a_local_store_creates_the_lock_model_on_first_use(tracking_uri, request
         assert len(_queue(client, f"{model}{LOCK_SUFFIX}")) == 1
 
 
+@pytest.mark.slow
 def test_threads_never_hold_the_lock_together(lock):
     client, model, _ = lock
     inside, overlaps, errors = [], [], []

@@ -27,6 +27,8 @@ from << cookiecutter.package >>.training.train import train
 from << cookiecutter.package >>.validation.report import run_validation
 from tests.helpers import PROJECT_ROOT, running
 
+pytestmark = pytest.mark.slow
+
 
 def _files(params, model: str, version: str) -> Path:
     """Where a version's bundle lies on this machine's artifact store."""

@@ -120,6 +120,7 @@ def test_the_entry_point_takes_its_limits_from_the_environment(monkeypatch: pyte
     assert started["http"] == "h11"  # httptools does not bound the headers
 
 
+@pytest.mark.slow
 def test_a_regression_model_answers_numbers_in_target_units(regression: Params, tmp_path: Path):
     features = features_of(read_table(regression.data.path), regression.data)
     bundle = build_bundle(Preprocessor.fit(features), [], regression.model, "regression", (4200.0, 800.0))

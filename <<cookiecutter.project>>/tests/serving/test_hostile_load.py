@@ -5,7 +5,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_hostile_clients_are_refused_and_the_server_stays_healthy():

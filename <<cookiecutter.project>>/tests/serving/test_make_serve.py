@@ -22,6 +22,8 @@ from << cookiecutter.package >>.config import load_params
 from << cookiecutter.package >>.data import features_of, read_table
 from tests.helpers import PROJECT_ROOT, call, records
 
+pytestmark = pytest.mark.slow
+
 # What a checkout holds that is not the project itself: left out of the copy the pipeline runs in.
 NOT_THE_PROJECT = shutil.ignore_patterns(
     ".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "reports", "build", "checkpoints", "logs",

@@ -41,6 +41,7 @@ def test_a_saved_network_loads_as_data_and_its_onnx_export_matches_it(kind, para
     assert parity(restored, exported, features) < 1e-5
 
 
+@pytest.mark.slow
 def test_every_network_trains_and_is_gated(kind, quick, reports):
     settings = with_settings(quick, "model", kind=kind)
     assert run_validation(settings, reports)

@@ -98,6 +98,7 @@ def test_a_shifted_regression_target_fails_naming_it(
         )
 
 
+@pytest.mark.slow
 def test_a_class_named_none_is_a_class_of_the_contract(
     workspace: Path, shipped: pd.DataFrame, tmp_path: Path, monkeypatch
 ) -> None:

@@ -295,6 +295,8 @@ class ActRunner:
     repository: str
     workflows_dir: Path
     python: str = sys.executable
+    # Variables every job's process sees besides act's own environment (e.g. MARKERS for `make test`).
+    environment: dict[str, str] = field(default_factory=dict)
 
     def run(
         self,
@@ -353,7 +355,7 @@ class ActRunner:
             "PATH": os.pathsep.join([str(STANDIN_BIN), str(BIN_DIR), env.get("PATH", "")]),
             "ACT_STANDIN_DIR": str(standin_dir),
             "PROJECT_PYTHON": self.python,
-        }
+        } | self.environment
         started = time.monotonic()
         # A session of its own: on a timeout the whole group goes, host-mode job processes included.
         with subprocess.Popen(

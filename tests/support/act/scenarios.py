@@ -8,6 +8,7 @@ Used by tests/test_workflows_act*.py and scripts/demo.py.
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ci_local.harness import ActResult, ActRunner, git_init
@@ -35,9 +36,23 @@ LOOSEST_MERGE_TOLERANCE = 0.05
 WEAKER_MODEL = {"train": {"epochs": 1, "learning_rate": 0.001}, "gate": {"merge_tolerance": LOOSEST_MERGE_TOLERANCE}}
 
 
-def runner(project: Path, workdir: Path) -> ActRunner:
-    """An act runner for a default render committed with `git_init(project, REPOSITORY)`."""
-    return ActRunner(project=project, workdir=workdir, labels=LABELS, repository=REPOSITORY, workflows_dir=TEMPLATE_DIR)
+# What the test job's `make test` runs in a scenario that judges the job graph, not the project's
+# suite: the tests not marked slow (seconds, not minutes). The whole suite runs under act in the
+# shared first push, and once per answer set in tests/test_render.py.
+QUICK_TESTS = {"MARKERS": "not slow"}
+
+
+def runner(project: Path, workdir: Path, whole_suite: bool = False) -> ActRunner:
+    """An act runner for a default render committed with `git_init(project, REPOSITORY)`; its
+    test job runs QUICK_TESTS unless `whole_suite`."""
+    return ActRunner(
+        project=project,
+        workdir=workdir,
+        labels=LABELS,
+        repository=REPOSITORY,
+        workflows_dir=TEMPLATE_DIR,
+        environment={} if whole_suite else QUICK_TESTS,
+    )
 
 
 class Registry(LocalRegistry):
@@ -118,6 +133,13 @@ def committed_render(directory: Path) -> tuple[Path, str]:
 def assert_jobs(result: ActResult, expected: dict[str, str]) -> None:
     """Exactly these jobs ran, with these results; every other job of ci.yml never started."""
     assert result.jobs == expected, result.describe()
+
+
+def reported_test_modules(result: ActResult) -> set[str]:
+    """The test modules in the JUnit report of the test job (the default render's Python)."""
+    python = COOKIECUTTER_JSON["python_version"][0]
+    report = ET.parse(result.artifact(f"test-report-{python}") / "junit.xml").getroot()  # noqa: S314
+    return {case.get("classname", "") for case in report.iter("testcase")}
 
 
 def gate_digest(result: ActResult) -> str:

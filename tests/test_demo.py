@@ -43,3 +43,4 @@ def test_demo_promotes_on_push_and_rejects_the_weaker_pull_request(tmp_path: Pat
     assert "--- the comment this pull request would get" in pull_request
     assert "ci-local: FAILED: merge-check/merge-check" in pull_request
     assert "UNEXPECTED" not in out
+    assert 'Both runs are `make ci-local MARKERS="not slow"`' in out.split("== 1. ")[0]

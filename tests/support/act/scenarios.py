@@ -36,22 +36,23 @@ LOOSEST_MERGE_TOLERANCE = 0.05
 WEAKER_MODEL = {"train": {"epochs": 1, "learning_rate": 0.001}, "gate": {"merge_tolerance": LOOSEST_MERGE_TOLERANCE}}
 
 
-# What the test job's `make test` runs in a scenario that judges the job graph, not the project's
-# suite: the tests not marked slow (seconds, not minutes). The whole suite runs under act in the
-# shared first push, and once per answer set in tests/test_render.py.
+# What the test job's `make test` runs in the scenarios, which judge the job graph, not the
+# project's suite: the tests not marked slow (seconds, not minutes). The whole suite runs once
+# per answer set in tests/test_render.py, and in the project's own environment in
+# tests/test_make_contract.py.
 QUICK_TESTS = {"MARKERS": "not slow"}
 
 
-def runner(project: Path, workdir: Path, whole_suite: bool = False) -> ActRunner:
+def runner(project: Path, workdir: Path) -> ActRunner:
     """An act runner for a default render committed with `git_init(project, REPOSITORY)`; its
-    test job runs QUICK_TESTS unless `whole_suite`."""
+    test job runs QUICK_TESTS."""
     return ActRunner(
         project=project,
         workdir=workdir,
         labels=LABELS,
         repository=REPOSITORY,
         workflows_dir=TEMPLATE_DIR,
-        environment={} if whole_suite else QUICK_TESTS,
+        environment=QUICK_TESTS,
     )
 
 

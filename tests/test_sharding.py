@@ -283,7 +283,7 @@ def _fake_ci_tree(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
 def test_ci_run_without_shard_runs_the_whole_suite(tmp_path):
     repo, log, env = _fake_ci_tree(tmp_path)
     subprocess.run([str(repo / ".ci" / "run")], env=env, check=True)
-    assert [line for line in log.read_text().splitlines() if line.startswith("make")] == ["make test"]
+    assert [line for line in log.read_text().splitlines() if line.startswith("make")] == ["make venv", "make test"]
 
 
 def test_ci_run_with_shard_passes_the_shards_arguments_to_make_test(tmp_path):

@@ -40,12 +40,12 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "<<cookiecutter.project>>" / "to
 from ci_local.harness import ActResult, git_init  # noqa: E402
 from ci_local.registry import LocalRegistry  # noqa: E402
 from ci_local.report import CI_JOBS, gate_report  # noqa: E402
-from support.act.scenarios import REPOSITORY, WEAKER_MODEL, weaken_model  # noqa: E402
+from support.act.scenarios import QUICK_TESTS, REPOSITORY, WEAKER_MODEL, weaken_model  # noqa: E402
 from support.template import DEFAULT_PACKAGE, DEFAULT_PROJECT, TEMPLATE_DIR  # noqa: E402
 
 BIN_DIR = Path(sys.executable).parent
-# The demo shows the job graph and the gate's verdicts: the test job runs the quick tests.
-QUICK_TESTS = "MARKERS=not slow"
+# The demo shows the job graph and the gate's verdicts: the test job runs the act scenarios' quick tests.
+QUICK_MAKE_ARGS = [f"{name}={value}" for name, value in QUICK_TESTS.items()]
 Checks = dict[str, tuple[object, object]]  # what: (seen, expected)
 
 
@@ -138,10 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     registry = LocalRegistry(project / ".ci-local" / "mlflow.db", DEFAULT_PACKAGE)
     print(f"project: {project} (default answers, committed on main)\n", flush=True)
 
-    print('Both runs are `make ci-local MARKERS="not slow"`: the test job runs the tests not marked slow', flush=True)
+    quick = " ".join(f'{name}="{value}"' for name, value in QUICK_TESTS.items())
+    print(f"Both runs are `make ci-local {quick}`: the test job runs the tests not marked slow", flush=True)
     print("(`make ci-local` alone runs them all, as GitHub does)\n", flush=True)
     print("== 1. make ci-local on main: a push, empty registry", flush=True)
-    returncode, push = ci_local(project, args.timeout, QUICK_TESTS)
+    returncode, push = ci_local(project, args.timeout, *QUICK_MAKE_ARGS)
     expected = (
         "the candidate beat the naive baseline; its image was built, then promoted: version 1 is the"
         " champion and its image digest is tagged champion and prod"
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{section}.{key}: {value}" for section, values in WEAKER_MODEL.items() for key, value in values.items()
     )
     print(f"\n== 2. make ci-local on branch {branch} ({weak_sha[:7]}: {change}): a pull request, champion 1")
-    returncode, pull_request = ci_local(project, args.timeout, QUICK_TESTS)
+    returncode, pull_request = ci_local(project, args.timeout, *QUICK_MAKE_ARGS)
     gate = gate_report(pull_request)
     expected = (
         f"candidate {gate.get('candidate_version')} ({gate.get('metric')} {gate.get('candidate_value', 0):.4f}) scored"

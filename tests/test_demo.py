@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_local.harness import ACT
-from support.template import TEMPLATE_DIR
+from ci_local.harness import ACT, ActResult
+from support.act.scenarios import reported_test_modules
+from support.template import DEFAULT_PROJECT, TEMPLATE_DIR
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,3 +45,8 @@ def test_demo_promotes_on_push_and_rejects_the_weaker_pull_request(tmp_path: Pat
     assert "ci-local: FAILED: merge-check/merge-check" in pull_request
     assert "UNEXPECTED" not in out
     assert 'Both runs are `make ci-local MARKERS="not slow"`' in out.split("== 1. ")[0]
+    runs = sorted((tmp_path / "demo" / DEFAULT_PROJECT / ".ci-local" / "runs").iterdir())
+    for run in runs:  # each test job ran the quick tests, as announced: some, none of test_pipeline's
+        quick = reported_test_modules(ActResult.read(run))
+        assert quick and "tests.test_pipeline" not in quick, run
+    assert len(runs) == 2

@@ -40,6 +40,7 @@ FREE_FORM = [
     ("image", "SOURCE_URL"),
     ("image", "GIT_SHA"),
     ("bench-hostile", "MODEL_DIR"),
+    ("test", "MARKERS"),
 ]
 
 
